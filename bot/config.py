@@ -1,0 +1,95 @@
+"""Settings from the environment or ``.env``, validated once at start with plain messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DISCORD_TOKEN_HELP = (
+    "DISCORD_TOKEN is not set: create an application at https://discord.com/developers/applications, "
+    "open Bot → Reset Token, and put the token in .env as DISCORD_TOKEN=…"
+)
+ROUTER_KEY_HELP = (
+    "ROUTER_API_KEY is not set: put your router key (Requesty, OpenRouter, LiteLLM or OpenAI) "
+    "in .env as ROUTER_API_KEY=…"
+)
+
+
+class Settings(BaseSettings):
+    """Every setting Easel reads; the README's table and .env.example list the same names."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    discord_token: SecretStr | None = None
+    router_base_url: str = "https://router.requesty.ai/v1"
+    router_api_key: SecretStr | None = None
+    imagine_model: str = "azure/openai/gpt-image-1"
+    edit_model: str = "azure/openai/gpt-image-1"
+    refine_model: str = "vertex/google/gemini-3-pro-image-preview"
+    request_timeout: float = Field(180.0, gt=0, le=3600)
+    router_max_retries: int = Field(3, ge=0, le=10)
+    router_retry_budget: float = Field(120.0, ge=0, le=3600)
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    catalog_file: Path | None = None
+    log_level: str = "INFO"
+    max_input_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    max_input_pixels: int = Field(50_000_000, gt=0)
+    # Discord side
+    dev_guild_id: int | None = None
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    max_concurrent_jobs: int = Field(4, ge=1, le=100)
+    max_jobs_per_user: int = Field(2, ge=1, le=100)
+    health_port: int | None = Field(None, ge=1, le=65535)
+
+    @field_validator("router_base_url", "discord_api_base", "discord_gateway_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("must be a URL starting with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def database(self) -> str:
+        """The store's URL: ``DATABASE_URL`` or a SQLite file in ``DATA_DIR``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'easel.db').resolve()}"
+
+    def router_key(self) -> str:
+        if self.router_api_key is None or not self.router_api_key.get_secret_value():
+            raise ConfigError(ROUTER_KEY_HELP)
+        return self.router_api_key.get_secret_value()
+
+    def token(self) -> str:
+        if self.discord_token is None or not self.discord_token.get_secret_value():
+            raise ConfigError(DISCORD_TOKEN_HELP)
+        return self.discord_token.get_secret_value()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate settings; any problem becomes one ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        # Built from the location and message only: pydantic's own text echoes the input value,
+        # which may be a secret.
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        raise ConfigError(f"{name} is invalid: {err['msg']}") from None

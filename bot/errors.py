@@ -1,0 +1,195 @@
+"""Every error Easel raises on purpose, each with a friendly ``user_message`` and ``retryable``.
+
+The tree::
+
+    EaselError
+    ├── ConfigError                  bad or missing setting; start-up stops (exit 2)
+    ├── InputError                   the user's input cannot be used as it is
+    │   ├── UnsupportedImageType     not PNG, JPEG, WebP or GIF (sniffed from the bytes)
+    │   ├── CorruptImage             the bytes do not decode
+    │   ├── ImageTooLarge            too many bytes or pixels (decompression-bomb guard)
+    │   ├── MaskMismatch             mask size or shape does not fit the first image
+    │   ├── TooManyImages            more inputs than the model takes
+    │   └── InvalidOption            a size, ratio or tier the model does not offer
+    ├── RouterError                  anything the router said or failed to say
+    │   ├── RouterUnavailable        connection failure, timeout, 5xx/529   (retryable)
+    │   ├── RateLimited              429; carries retry_after seconds      (retryable)
+    │   ├── AuthFailed               401/403: key missing, wrong or model blocked
+    │   ├── OutOfCredit              402 balance, 412 spend limit
+    │   ├── ModelNotFound            404
+    │   ├── BadRequest               400 other than a refusal
+    │   ├── Refused                  moderation/content filter; carries the model's own text
+    │   ├── NoImage                  a 200 answer without an image          (retryable)
+    │   └── BadResponse              malformed JSON, truncated or undecodable image data (retryable)
+    ├── DeliveryError                Discord would not take the result (too large, no permission)
+    └── JobCancelled                 the user cancelled the job
+
+Foreign exceptions (httpx, Pillow, SQLAlchemy) are mapped to this tree in the one module that
+imports the library (``raise Mapped(...) from exc``). Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class EaselError(Exception):
+    """Base of every error Easel raises on purpose."""
+
+    code = "error"
+    retryable = False
+    default_message = "Something went wrong."
+
+    def __init__(self, user_message: str | None = None, *, detail: str | None = None) -> None:
+        self.user_message = user_message or self.default_message
+        self.detail = detail
+        super().__init__(self.user_message if detail is None else f"{self.user_message} ({detail})")
+
+
+class ConfigError(EaselError):
+    code = "config"
+    default_message = "The configuration is invalid."
+
+
+class InputError(EaselError):
+    code = "input"
+    default_message = "That input can't be used."
+
+
+class UnsupportedImageType(InputError):
+    code = "unsupported_type"
+    default_message = "That file isn't an image I can read. Use PNG, JPEG, WebP or GIF."
+
+
+class CorruptImage(InputError):
+    code = "corrupt_image"
+    default_message = "That image looks damaged and can't be opened."
+
+
+class ImageTooLarge(InputError):
+    code = "image_too_large"
+    default_message = "That image is too large."
+
+
+class MaskMismatch(InputError):
+    code = "mask_mismatch"
+    default_message = "The mask must have the same size as the first image."
+
+
+class TooManyImages(InputError):
+    code = "too_many_images"
+    default_message = "Too many input images for this model."
+
+
+class InvalidOption(InputError):
+    code = "invalid_option"
+    default_message = "That option isn't available for this model."
+
+
+class RouterError(EaselError):
+    code = "router"
+    default_message = "The image service returned an error."
+
+    def __init__(
+        self,
+        user_message: str | None = None,
+        *,
+        detail: str | None = None,
+        status: int | None = None,
+        router_code: str | None = None,
+    ) -> None:
+        super().__init__(user_message, detail=detail)
+        self.status = status
+        self.router_code = router_code
+
+
+class RouterUnavailable(RouterError):
+    code = "router_unavailable"
+    retryable = True
+    default_message = "The image service is unavailable right now. Try again in a minute."
+
+
+class RateLimited(RouterError):
+    code = "rate_limited"
+    retryable = True
+    default_message = "The image service is busy (rate limited)."
+
+    def __init__(self, user_message: str | None = None, *, retry_after: float | None = None,
+                 **kwargs: object) -> None:
+        self.retry_after = retry_after
+        if user_message is None:
+            when = f" Try again in about {max(1, round(retry_after))} s." if retry_after else ""
+            user_message = self.default_message + (when or " Try again shortly.")
+        super().__init__(user_message, **kwargs)  # type: ignore[arg-type]
+
+
+class AuthFailed(RouterError):
+    code = "auth_failed"
+    default_message = (
+        "The image service did not accept the bot's API key or blocked this model. "
+        "Ask the bot's owner to check the key."
+    )
+
+
+class OutOfCredit(RouterError):
+    code = "out_of_credit"
+    default_message = (
+        "The bot's account with the image service is out of credit or over its spend limit. "
+        "Ask the bot's owner to top it up."
+    )
+
+
+class ModelNotFound(RouterError):
+    code = "model_not_found"
+    default_message = "The image service doesn't know that model."
+
+
+class BadRequest(RouterError):
+    code = "bad_request"
+    default_message = "The image service rejected the request."
+
+
+class Refused(RouterError):
+    code = "refused"
+    default_message = "The model refused this request."
+
+    def __init__(self, user_message: str | None = None, *, model_text: str | None = None,
+                 categories: tuple[str, ...] = (), **kwargs: object) -> None:
+        self.model_text = model_text
+        self.categories = categories
+        if user_message is None:
+            user_message = self.default_message
+            if categories:
+                user_message += f" (flagged: {', '.join(categories)})"
+            if model_text:
+                user_message += f"\nThe model said: “{model_text.strip()[:500]}”"
+        super().__init__(user_message, **kwargs)  # type: ignore[arg-type]
+
+
+class NoImage(RouterError):
+    code = "no_image"
+    retryable = True
+    default_message = "The model answered without an image."
+
+    def __init__(self, user_message: str | None = None, *, model_text: str | None = None,
+                 **kwargs: object) -> None:
+        self.model_text = model_text
+        if user_message is None:
+            user_message = self.default_message
+            if model_text:
+                user_message += f"\nThe model said: “{model_text.strip()[:500]}”"
+        super().__init__(user_message, **kwargs)  # type: ignore[arg-type]
+
+
+class BadResponse(RouterError):
+    code = "bad_response"
+    retryable = True
+    default_message = "The image service sent back something unreadable."
+
+
+class DeliveryError(EaselError):
+    code = "delivery"
+    default_message = "Discord would not accept the result."
+
+
+class JobCancelled(EaselError):
+    code = "cancelled"
+    default_message = "The job was cancelled."

@@ -1,0 +1,183 @@
+"""Command line on the same ImageService: ``python -m bot check|imagine|edit|invite``.
+
+With no subcommand it starts the Discord bot. Exit status: 0 success, 1 router or input error
+(the friendly message on stderr), 2 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from rich.console import Console
+
+from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS, Catalog
+from bot.config import Settings, load_settings
+from bot.domain import ImageSpec, JobResult
+from bot.errors import ConfigError, EaselError
+from bot.logs import setup_logging
+from bot.router import RouterClient
+from bot.service import ImageService, Limits, RawImage
+from bot.storage import Store
+
+T = TypeVar("T")
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="easel", description="Easel: Discord image bot and CLI.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="start the Discord bot (the default)")
+    sub.add_parser("check", help="check the configuration, the router and the key")
+    sub.add_parser("invite", help="print the bot's invite link")
+    imagine = sub.add_parser("imagine", help="generate images from a prompt")
+    imagine.add_argument("prompt")
+    edit = sub.add_parser("edit", help="edit one or more images with an instruction")
+    edit.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    edit.add_argument("--prompt", required=True)
+    edit.add_argument("--mask", type=Path, help="PNG whose transparent (or white) area is edited")
+    edit.add_argument("--fidelity", choices=("high", "low"), help="input fidelity (images models)")
+    for command in (imagine, edit):
+        command.add_argument("--model", help="model id (default from settings)")
+        command.add_argument("--n", type=int, default=1, help="number of images (1-10)")
+        command.add_argument("--size", help="WxH for images models, e.g. 1536x1024")
+        command.add_argument("--aspect", choices=ASPECT_RATIOS, help="aspect ratio (chat models)")
+        command.add_argument("--resolution", choices=RESOLUTIONS, help="1K, 2K or 4K (chat models)")
+        command.add_argument("--quality", choices=QUALITIES)
+        command.add_argument("--format", choices=OUTPUT_FORMATS, dest="output_format")
+        command.add_argument("--background", choices=("auto", "transparent", "opaque"))
+        command.add_argument("--out", type=Path, default=Path("."), help="directory for the files")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    err = Console(stderr=True, highlight=False)
+    try:
+        settings = load_settings()
+        setup_logging(settings.log_level, _secrets(settings))
+        if args.command in (None, "run"):
+            from bot.app import run_bot  # Discord is only imported when the bot runs
+
+            return run_bot(settings)
+        if args.command == "invite":
+            from bot.app import invite_url
+
+            print(invite_url(settings))
+            return EXIT_OK
+        return asyncio.run(_dispatch(args, settings, err))
+    except ConfigError as exc:
+        err.print(f"Configuration error: {exc.user_message}", markup=False)
+        return EXIT_CONFIG
+    except EaselError as exc:
+        err.print(exc.user_message, markup=False)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [s.get_secret_value() for s in (settings.router_api_key, settings.discord_token) if s]
+
+
+@contextlib.asynccontextmanager
+async def open_service(settings: Settings) -> AsyncIterator[ImageService]:
+    """Open the router client and the store, and close both whatever happens."""
+    catalog = Catalog.load(settings.catalog_file)
+    async with (
+        RouterClient(settings.router_base_url, settings.router_key(),
+                     timeout=settings.request_timeout, max_retries=settings.router_max_retries,
+                     retry_budget=settings.router_retry_budget) as router,
+        await Store.open(settings.database, settings.data_dir) as store,
+    ):
+        limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
+        yield ImageService(router, store, catalog, limits)
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings, err: Console) -> int:
+    async with open_service(settings) as service:
+        if args.command == "check":
+            return await _check(service, settings, err)
+        spec = _spec(args, settings)
+        if args.command == "imagine":
+            run = service.imagine(args.prompt, spec, user_id=None, origin={"source": "cli"})
+        else:
+            inputs = [RawImage(_read(path), path.name) for path in args.images]
+            mask = RawImage(_read(args.mask), args.mask.name) if args.mask else None
+            run = service.edit(args.prompt, inputs, spec, mask=mask, origin={"source": "cli"})
+        label = service.catalog.get(spec.model).label
+        result = await _with_progress(run, f"Asking {label}", err)
+        _save(result, args.out, err)
+        return EXIT_OK
+
+
+def _spec(args: argparse.Namespace, settings: Settings) -> ImageSpec:
+    default = settings.imagine_model if args.command == "imagine" else settings.edit_model
+    return ImageSpec(
+        model=args.model or default, n=args.n, size=args.size, aspect_ratio=args.aspect,
+        resolution=args.resolution, quality=args.quality, output_format=args.output_format,
+        background=args.background, input_fidelity=getattr(args, "fidelity", None),
+    )
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise EaselError(f"Can't read {path}: {exc.strerror or exc}") from None
+
+
+async def _with_progress(work: Awaitable[T], label: str, err: Console) -> T:
+    """Show a spinner with the elapsed time on stderr while ``work`` runs."""
+    started = time.monotonic()
+    with err.status(label) as status:
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
+            status.update(f"{label}… {time.monotonic() - started:.0f}s")
+        return task.result()
+
+
+def _save(result: JobResult, out: Path, err: Console) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for index, image in enumerate(result.images, start=1):
+        ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(image.mime, "png")
+        path = out / f"easel-{result.job.id}-{index}.{ext}"
+        path.write_bytes(image.data)
+        print(path)
+    if result.text:
+        err.print(f"Model: {result.text}", markup=False)
+    cost = f"${result.cost:.4f}" if result.cost is not None else "not reported"
+    err.print(f"Job {result.job.id}, cost {cost}", markup=False)
+
+
+async def _check(service: ImageService, settings: Settings, err: Console) -> int:
+    print(f"Router: {settings.router_base_url} (key set)")
+    print(f"Store: {_safe_url(settings.database)}")
+    try:
+        available = await service.router.check()
+    except EaselError as exc:
+        err.print(f"Router check failed: {exc.user_message}", markup=False)
+        return EXIT_ERROR
+    print(f"Router reachable, key accepted ({len(available)} models listed)")
+    for role, model_id in (("imagine", settings.imagine_model), ("edit", settings.edit_model),
+                           ("refine", settings.refine_model)):
+        info = service.catalog.get(model_id)
+        listed = "" if not available or model_id in available else " (not listed by the router)"
+        print(f"{role:8} {model_id}: {info.family.value} API{listed}")
+    return EXIT_OK
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+

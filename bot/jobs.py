@@ -1,0 +1,198 @@
+"""The job queue: jobs are stored before they run, started fairly between users under a global
+and a per-user cap, and resumed after a restart.
+
+Order is round-robin between users (each user's own jobs first-in first-out), so one user with
+ten jobs cannot starve nine users with one each. The store is the truth; the queue is rebuilt
+from it at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.domain import Job, JobResult, JobStatus
+from bot.errors import EaselError, JobCancelled
+from bot.service import ImageService
+
+log = logging.getLogger(__name__)
+
+ANON = "-"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job ended: a result or an error, never both."""
+
+    job_id: int
+    result: JobResult | None = None
+    error: EaselError | None = None
+
+
+Listener = Callable[[Outcome], Awaitable[None]]
+PositionListener = Callable[[dict[int, int]], Awaitable[None]]
+
+
+class JobQueue:
+    """Schedules stored jobs onto at most ``max_concurrent`` runners."""
+
+    def __init__(self, service: ImageService, *, max_concurrent: int = 4,
+                 max_per_user: int = 2) -> None:
+        self.service = service
+        self.max_concurrent = max_concurrent
+        self.max_per_user = max_per_user
+        self._waiting: OrderedDict[str, deque[int]] = OrderedDict()  # user -> job ids, in turn order
+        self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
+        self._cancelled: set[int] = set()
+        self._finished_listeners: list[Listener] = []
+        self._position_listeners: list[PositionListener] = []
+        self._closed = False
+
+    # -- wiring -----------------------------------------------------------------------------
+    def on_finished(self, listener: Listener) -> None:
+        self._finished_listeners.append(listener)
+
+    def on_positions(self, listener: PositionListener) -> None:
+        self._position_listeners.append(listener)
+
+    # -- public operations ------------------------------------------------------------------
+    async def enqueue(self, job: Job) -> int:
+        """Add a stored, queued job; returns its position (0 = starting now)."""
+        self._waiting.setdefault(job.user_id or ANON, deque()).append(job.id)
+        self._schedule()
+        positions = self.positions()
+        await self._announce(positions)
+        return positions.get(job.id, 0)
+
+    async def resume(self) -> list[int]:
+        """Requeue what a previous process left queued or running; returns the job ids."""
+        store = self.service.store
+        for job in await store.jobs_with_status(JobStatus.RUNNING):
+            await store.requeue_job(job.id)
+        jobs = await store.jobs_with_status(JobStatus.QUEUED)
+        for job in jobs:
+            self._waiting.setdefault(job.user_id or ANON, deque()).append(job.id)
+        if jobs:
+            log.info("resuming %d job(s): %s", len(jobs), [j.id for j in jobs])
+        self._schedule()
+        await self._announce(self.positions())
+        return [j.id for j in jobs]
+
+    async def cancel(self, job_id: int) -> bool:
+        """Cancel a queued or running job; False if it already finished."""
+        for user, ids in self._waiting.items():
+            if job_id in ids:
+                ids.remove(job_id)
+                if not ids:
+                    del self._waiting[user]
+                await self.service.store.cancel_job(job_id)
+                await self._notify(Outcome(job_id, error=JobCancelled()))
+                await self._announce(self.positions())
+                return True
+        if job_id in self._running:
+            self._cancelled.add(job_id)
+            self._running[job_id][1].cancel()
+            return True
+        return False
+
+    def positions(self) -> dict[int, int]:
+        """Queued job id -> how many jobs start before it (1 = next)."""
+        order = _round_robin(self._waiting)
+        return {job_id: index + 1 for index, job_id in enumerate(order)}
+
+    @property
+    def depth(self) -> int:
+        return sum(len(ids) for ids in self._waiting.values()) + len(self._running)
+
+    def running(self) -> list[int]:
+        return list(self._running)
+
+    async def close(self) -> None:
+        """Stop runners; their jobs stay RUNNING in the store and are resumed at next start."""
+        self._closed = True
+        tasks = [task for _user, task in self._running.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def join(self, timeout: float = 60.0) -> None:
+        """Wait until nothing is queued or running (tests and shutdown)."""
+        async with asyncio.timeout(timeout):
+            while self.depth:
+                await asyncio.sleep(0.02)
+
+    # -- scheduling -------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        while not self._closed and len(self._running) < self.max_concurrent:
+            picked = self._pick()
+            if picked is None:
+                return
+            user, job_id = picked
+            task = asyncio.create_task(self._run(job_id), name=f"easel-job-{job_id}")
+            self._running[job_id] = (user, task)
+
+    def _pick(self) -> tuple[str, int] | None:
+        busy: dict[str, int] = {}
+        for user, _task in self._running.values():
+            busy[user] = busy.get(user, 0) + 1
+        for user in list(self._waiting):
+            if busy.get(user, 0) >= self.max_per_user:
+                continue
+            ids = self._waiting.pop(user)
+            job_id = ids.popleft()
+            if ids:
+                self._waiting[user] = ids  # back of the line: round robin
+            return user, job_id
+        return None
+
+    async def _run(self, job_id: int) -> None:
+        outcome: Outcome
+        try:
+            result = await self.service.run(job_id)
+            outcome = Outcome(job_id, result=result)
+        except asyncio.CancelledError:
+            if job_id not in self._cancelled:
+                raise  # shutdown: the job stays RUNNING and is resumed later
+            await self.service.store.cancel_job(job_id)
+            outcome = Outcome(job_id, error=JobCancelled())
+        except EaselError as exc:
+            outcome = Outcome(job_id, error=exc)
+        except Exception as exc:  # a bug must not kill the queue; the job is failed, not lost
+            log.exception("job %s: unexpected error", job_id)
+            error = EaselError("Something went wrong on our side. Try again.")
+            await self.service.store.fail_job(job_id, error_code="internal",
+                                              error_message=error.user_message)
+            outcome = Outcome(job_id, error=error)
+        finally:
+            self._running.pop(job_id, None)
+            self._cancelled.discard(job_id)
+            self._schedule()
+        await self._notify(outcome)
+        await self._announce(self.positions())
+
+    async def _notify(self, outcome: Outcome) -> None:
+        for listener in self._finished_listeners:
+            try:
+                await listener(outcome)
+            except Exception:
+                log.exception("job %s: delivery failed", outcome.job_id)
+
+    async def _announce(self, positions: dict[int, int]) -> None:
+        for listener in self._position_listeners:
+            try:
+                await listener(positions)
+            except Exception:
+                log.exception("position update failed")
+
+
+def _round_robin(waiting: OrderedDict[str, deque[int]]) -> list[int]:
+    """The order queued jobs will start in, one per user per round."""
+    queues = [list(ids) for ids in waiting.values()]
+    order: list[int] = []
+    depth = max((len(q) for q in queues), default=0)
+    for round_index in range(depth):
+        order.extend(q[round_index] for q in queues if round_index < len(q))
+    return order

@@ -1,0 +1,50 @@
+"""Logging, set up once by the entry point, with every configured secret redacted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+REDACTED = "[redacted]"
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces secrets in the rendered message, whatever code logged them."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        clean = redact(message, self._secrets)
+        if clean != message or record.exc_info:
+            record.msg, record.args = clean, None
+            if record.exc_info and record.exc_info[1] is not None:
+                # Tracebacks are rendered later from exc_info; render now so they can be cleaned.
+                text = logging.Formatter().formatException(record.exc_info)
+                record.msg = f"{clean}\n{redact(text, self._secrets)}"
+                record.exc_info = None
+                record.exc_text = None
+        return True
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Configure the root logger once; quiet the chatty libraries."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("discord.http", "discord.gateway", "httpx", "httpcore", "aiosqlite", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)

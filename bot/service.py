@@ -1,0 +1,241 @@
+"""ImageService: imagine / edit / refine orchestration, with no Discord types.
+
+Every job is written to the store before the router is called, so a failure anywhere after that
+still leaves the prompt and parameters on record for Retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bot import images
+from bot.catalog import BACKGROUNDS, OUTPUT_FORMATS, Catalog, ModelInfo
+from bot.domain import (
+    ApiFamily,
+    GeneratedImage,
+    ImageSpec,
+    InputImage,
+    Job,
+    JobKind,
+    JobResult,
+    RouterResult,
+    Usage,
+)
+from bot.errors import EaselError, InputError, InvalidOption, JobCancelled
+from bot.router import RouterClient
+from bot.storage import Store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+
+
+@dataclass(frozen=True)
+class RawImage:
+    """Bytes as the user gave them (a file, a Discord attachment), not yet checked."""
+
+    data: bytes
+    name: str = "image"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_input_bytes: int = 50 * 1024 * 1024
+    max_input_pixels: int = 50_000_000
+
+
+class ImageService:
+    """Turns requests into stored jobs and runs them against the router."""
+
+    def __init__(self, router: RouterClient, store: Store, catalog: Catalog,
+                 limits: Limits | None = None, *, worker: str | None = None) -> None:
+        self.router = router
+        self.store = store
+        self.catalog = catalog
+        self.limits = limits or Limits()
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+
+    # -- submitting -------------------------------------------------------------------------
+    async def submit_imagine(self, prompt: str, spec: ImageSpec, *, user_id: str | None = None,
+                             origin: dict[str, Any] | None = None) -> Job:
+        """Validate the request and store it as a queued job; invalid options fail the job."""
+        return await self._submit(JobKind.IMAGINE, prompt, spec, user_id, origin or {}, (), None)
+
+    async def submit_edit(self, prompt: str, inputs: Sequence[RawImage], spec: ImageSpec, *,
+                          mask: RawImage | None = None, user_id: str | None = None,
+                          origin: dict[str, Any] | None = None,
+                          parent_job_id: int | None = None) -> Job:
+        """Check and store the input images, then the job; bad input fails the job with a reason."""
+        return await self._submit(JobKind.EDIT, prompt, spec, user_id, origin or {}, inputs, mask,
+                                  parent_job_id=parent_job_id)
+
+    async def submit_retry(self, job: Job, *, user_id: str | None = None,
+                           origin: dict[str, Any] | None = None) -> Job:
+        """A new job with the same prompt, parameters and inputs as ``job``."""
+        return await self.store.create_job(
+            kind=job.kind, prompt=job.prompt, params=job.params, user_id=user_id or job.user_id,
+            origin={**(origin or job.origin), "retry_of": job.id},
+            input_images=job.input_images, mask_image=job.mask_image,
+            parent_job_id=job.parent_job_id, session_id=job.session_id,
+        )
+
+    async def _submit(self, kind: JobKind, prompt: str, spec: ImageSpec, user_id: str | None,
+                      origin: dict[str, Any], inputs: Sequence[RawImage], mask: RawImage | None,
+                      *, parent_job_id: int | None = None) -> Job:
+        prompt = prompt.strip()
+        try:
+            if not prompt:
+                raise InvalidOption("Write what you want in the prompt.")
+            model = self.catalog.get(spec.model)
+            self.check_spec(model, spec)
+            if kind is JobKind.EDIT:
+                prepared, prepared_mask = await self.prepare_inputs(model, inputs, mask)
+        except EaselError as exc:
+            # The prompt is kept even when the request can't run, so the user can fix and retry.
+            job = await self.store.create_job(kind=kind, prompt=prompt, params=spec.to_params(),
+                                              user_id=user_id, origin=origin,
+                                              parent_job_id=parent_job_id)
+            await self.store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message)
+            raise
+        input_hashes: list[str] = []
+        mask_hash = None
+        if kind is JobKind.EDIT:
+            for image in prepared:
+                input_hashes.append((await self.store.put_image(image.data, image.mime)).sha256)
+            if prepared_mask is not None:
+                mask_hash = (await self.store.put_image(prepared_mask.data, prepared_mask.mime)).sha256
+        return await self.store.create_job(
+            kind=kind, prompt=prompt, params=spec.to_params(), user_id=user_id, origin=origin,
+            input_images=input_hashes, mask_image=mask_hash, parent_job_id=parent_job_id,
+        )
+
+    def check_spec(self, model: ModelInfo, spec: ImageSpec) -> None:
+        """Refuse options the model does not offer, before any money is spent."""
+        if not 1 <= spec.n <= 10:
+            raise InvalidOption("Choose between 1 and 10 images.")
+        if model.family is ApiFamily.IMAGES:
+            model.check_option("size", spec.size, model.sizes)
+            model.check_option("quality", spec.quality, model.qualities)
+            model.check_option("format", spec.output_format, OUTPUT_FORMATS)
+            model.check_option("background", spec.background, BACKGROUNDS)
+            if spec.background == "transparent" and spec.output_format == "jpeg":
+                raise InvalidOption("A transparent background needs PNG or WebP, not JPEG.")
+            if spec.n > model.max_n:
+                raise InvalidOption(f"{model.label} makes at most {model.max_n} images at once.")
+        else:
+            model.check_option("aspect ratio", spec.aspect_ratio, model.aspect_ratios)
+            model.check_option("resolution", spec.resolution, model.resolutions)
+
+    async def prepare_inputs(self, model: ModelInfo, inputs: Sequence[RawImage],
+                             mask: RawImage | None) -> tuple[list[InputImage], InputImage | None]:
+        """Validate and convert inputs off the event loop; the mask fits the first image."""
+        if not inputs:
+            raise InputError("There's no image to edit. Attach or reply to an image.")
+        model.check_inputs(len(inputs))
+        if mask is not None and not model.supports_mask:
+            raise InvalidOption(f"{model.label} can't use a mask; pick an images model such as "
+                                "GPT Image, or leave the mask out.")
+        prepared = [await asyncio.to_thread(self._prepare_one, raw, model) for raw in inputs]
+        prepared_mask = None
+        if mask is not None:
+            first = await asyncio.to_thread(images.identify, prepared[0].data)
+            prepared_mask = await asyncio.to_thread(
+                images.prepare_mask, mask.data, (first.width, first.height))
+        return prepared, prepared_mask
+
+    def _prepare_one(self, raw: RawImage, model: ModelInfo) -> InputImage:
+        images.validate_input(raw.data, max_bytes=self.limits.max_input_bytes,
+                              max_pixels=self.limits.max_input_pixels)
+        return images.prepare_input(raw.data, max_bytes=model.max_input_bytes,
+                                    max_pixels=self.limits.max_input_pixels, name=raw.name)
+
+    # -- running ----------------------------------------------------------------------------
+    async def run(self, job_id: int) -> JobResult:
+        """Run a queued job to the end; errors are recorded on the job and re-raised."""
+        job = await self.store.start_job(job_id, self.worker)
+        if job is None:
+            current = await self.store.get_job(job_id)
+            if current is not None and current.status.value == "cancelled":
+                raise JobCancelled()
+            raise EaselError("That job is already running or finished.")
+        log.info("job %s: running %s with %s", job.id, job.kind, job.spec.model)
+        try:
+            result = await self._call_router(job)
+        except EaselError as exc:
+            log.info("job %s: failed: %s", job.id, exc.code)
+            await self.store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message,
+                                      result_text=getattr(exc, "model_text", None))
+            raise
+        hashes = []
+        for image in result.images:
+            stored = await self.store.put_image(image.data, image.mime, image.width, image.height)
+            hashes.append(stored.sha256)
+        cost = result.usage.cost if result.usage else None
+        done = await self.store.finish_job(job.id, result_images=hashes, result_text=result.text,
+                                           cost=cost)
+        log.info("job %s: done, %d image(s), cost %s", job.id, len(hashes), cost)
+        return JobResult(job=done, images=result.images, text=result.text, cost=cost)
+
+    async def _call_router(self, job: Job) -> RouterResult:
+        spec = job.spec
+        model = self.catalog.get(spec.model)
+        inputs = [await self._load(h) for h in job.input_images]
+        mask = await self._load(job.mask_image) if job.mask_image else None
+        user = job.user_id
+        if model.family is ApiFamily.IMAGES:
+            if job.kind is JobKind.IMAGINE:
+                return await self.router.generate(job.prompt, spec, user=user)
+            return await self.router.edit(job.prompt, inputs, spec, mask=mask, user=user)
+        message = RouterClient.user_message(job.prompt, inputs)
+        return await self.chat_n(model.id, [message], spec, user=user)
+
+    async def chat_n(self, model: str, messages: list[dict[str, Any]], spec: ImageSpec, *,
+                     user: str | None = None) -> RouterResult:
+        """Chat image models return one image a call, so ``n`` images are ``n`` calls at once."""
+        calls = [self.router.chat(model, messages, aspect_ratio=spec.aspect_ratio,
+                                  image_size=spec.resolution, user=user) for _ in range(spec.n)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        good = [r for r in results if isinstance(r, RouterResult)]
+        if not good:
+            first = results[0]
+            assert isinstance(first, BaseException)
+            raise first
+        return _merge(good)
+
+    async def _load(self, sha256: str) -> InputImage:
+        data = await self.store.get_image(sha256)
+        info = await self.store.image_info(sha256)
+        mime = info.mime if info else images.sniff(data)
+        return InputImage(data=data, mime=mime, name=f"image.{EXTENSIONS.get(mime, 'png')}")
+
+    # -- convenience for front ends that run jobs inline (the CLI) ----------------------------
+    async def imagine(self, prompt: str, spec: ImageSpec, **kwargs: Any) -> JobResult:
+        job = await self.submit_imagine(prompt, spec, **kwargs)
+        return await self.run(job.id)
+
+    async def edit(self, prompt: str, inputs: Sequence[RawImage], spec: ImageSpec,
+                   **kwargs: Any) -> JobResult:
+        job = await self.submit_edit(prompt, inputs, spec, **kwargs)
+        return await self.run(job.id)
+
+    def default_spec(self, model: str, **options: Any) -> ImageSpec:
+        return replace(ImageSpec(model=model), **{k: v for k, v in options.items() if v is not None})
+
+
+def _merge(results: Sequence[RouterResult]) -> RouterResult:
+    """Combine several one-image answers into one result; costs add up."""
+    all_images: list[GeneratedImage] = [img for r in results for img in r.images]
+    costs = [r.usage.cost for r in results if r.usage and r.usage.cost is not None]
+    texts = [r.text for r in results if r.text]
+    first = results[0]
+    return RouterResult(
+        images=tuple(all_images), text=texts[0] if texts else None,
+        reasoning_details=first.reasoning_details, model=first.model,
+        usage=Usage(cost=sum(costs)) if costs else first.usage, finish_reason=first.finish_reason,
+    )

@@ -23,7 +23,9 @@ ROUTER_KEY_HELP = (
 class Settings(BaseSettings):
     """Every setting Easel reads; the README's table and .env.example list the same names."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     discord_token: SecretStr | None = None
     router_base_url: str = "https://router.requesty.ai/v1"

@@ -1,8 +1,8 @@
 """The job queue: jobs are stored before they run, started fairly between users under a global
 and a per-user cap, and resumed after a restart.
 
-Order is round-robin between users (each user's own jobs first-in first-out), so one user with
-ten jobs cannot starve nine users with one each. The store is the truth; the queue is rebuilt
+The next job goes to the waiting user served least recently (each user's own jobs first-in
+first-out), so one user with ten jobs cannot starve nine users with one each. The store is the truth; the queue is rebuilt
 from it at start.
 """
 
@@ -13,10 +13,13 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.domain import Job, JobResult, JobStatus
 from bot.errors import EaselError, JobCancelled
-from bot.service import ImageService
+
+if TYPE_CHECKING:
+    from bot.service import ImageService
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ class JobQueue:
         self._waiting: OrderedDict[str, deque[int]] = OrderedDict()  # user -> job ids, in turn order
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._cancelled: set[int] = set()
+        self._served: dict[str, int] = {}  # user -> tick of their last start, for fairness
+        self._tick = 0
         self._finished_listeners: list[Listener] = []
         self._position_listeners: list[PositionListener] = []
         self._closed = False
@@ -100,7 +105,7 @@ class JobQueue:
 
     def positions(self) -> dict[int, int]:
         """Queued job id -> how many jobs start before it (1 = next)."""
-        order = _round_robin(self._waiting)
+        order = _round_robin([self._waiting[user] for user in self._turn_order()])
         return {job_id: index + 1 for index, job_id in enumerate(order)}
 
     @property
@@ -138,15 +143,21 @@ class JobQueue:
         busy: dict[str, int] = {}
         for user, _task in self._running.values():
             busy[user] = busy.get(user, 0) + 1
-        for user in list(self._waiting):
+        for user in self._turn_order():
             if busy.get(user, 0) >= self.max_per_user:
                 continue
-            ids = self._waiting.pop(user)
+            ids = self._waiting[user]
             job_id = ids.popleft()
-            if ids:
-                self._waiting[user] = ids  # back of the line: round robin
+            if not ids:
+                del self._waiting[user]
+            self._tick += 1
+            self._served[user] = self._tick
             return user, job_id
         return None
+
+    def _turn_order(self) -> list[str]:
+        """Waiting users, least recently served first (never served counts as longest ago)."""
+        return sorted(self._waiting, key=lambda user: self._served.get(user, 0))
 
     async def _run(self, job_id: int) -> None:
         outcome: Outcome
@@ -188,9 +199,8 @@ class JobQueue:
                 log.exception("position update failed")
 
 
-def _round_robin(waiting: OrderedDict[str, deque[int]]) -> list[int]:
+def _round_robin(queues: list[deque[int]]) -> list[int]:
     """The order queued jobs will start in, one per user per round."""
-    queues = [list(ids) for ids in waiting.values()]
     order: list[int] = []
     depth = max((len(q) for q in queues), default=0)
     for round_index in range(depth):

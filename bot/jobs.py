@@ -55,6 +55,7 @@ class JobQueue:
         self._finished_listeners: list[Listener] = []
         self._position_listeners: list[PositionListener] = []
         self._closed = False
+        self._changed = asyncio.Event()  # set whenever a job leaves the queue
 
     # -- wiring -----------------------------------------------------------------------------
     def on_finished(self, listener: Listener) -> None:
@@ -94,6 +95,7 @@ class JobQueue:
                 if not ids:
                     del self._waiting[user]
                 await self.service.store.cancel_job(job_id)
+                self._changed.set()
                 await self._notify(Outcome(job_id, error=JobCancelled()))
                 await self._announce(self.positions())
                 return True
@@ -123,11 +125,11 @@ class JobQueue:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def join(self, timeout: float = 60.0) -> None:
-        """Wait until nothing is queued or running (tests and shutdown)."""
-        async with asyncio.timeout(timeout):
-            while self.depth:
-                await asyncio.sleep(0.02)
+    async def join(self) -> None:
+        """Wait until nothing is queued or running; callers bound it with a timeout."""
+        while self.depth:
+            self._changed.clear()
+            await self._changed.wait()
 
     # -- scheduling -------------------------------------------------------------------------
     def _schedule(self) -> None:
@@ -171,7 +173,7 @@ class JobQueue:
             outcome = Outcome(job_id, error=JobCancelled())
         except EaselError as exc:
             outcome = Outcome(job_id, error=exc)
-        except Exception as exc:  # a bug must not kill the queue; the job is failed, not lost
+        except Exception:  # a bug must not kill the queue; the job is failed, not lost
             log.exception("job %s: unexpected error", job_id)
             error = EaselError("Something went wrong on our side. Try again.")
             await self.service.store.fail_job(job_id, error_code="internal",
@@ -181,6 +183,7 @@ class JobQueue:
             self._running.pop(job_id, None)
             self._cancelled.discard(job_id)
             self._schedule()
+            self._changed.set()
         await self._notify(outcome)
         await self._announce(self.positions())
 

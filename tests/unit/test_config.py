@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import bot
-
 from bot.catalog import Catalog
 from bot.config import load_settings
 from bot.domain import ApiFamily

@@ -92,7 +92,7 @@ async def test_global_and_per_user_caps_and_round_robin():
     await settle()
     assert service.started[-1] == 20  # carol before alice's second job
     service.release(*range(1, 30))
-    await queue.join(timeout=5)
+    await asyncio.wait_for(queue.join(), 5)
     assert service.started == [1, 10, 20, 2, 3, 4]
     assert service.peak <= 2
     assert {o.job_id for o in outcomes} == {1, 2, 3, 4, 10, 20}
@@ -107,7 +107,7 @@ async def test_twenty_users_at_once_all_served_fairly():
             await queue.enqueue(job(user * 10 + k, f"user{user}"))
     await settle()
     service.release(*range(300))
-    await queue.join(timeout=10)
+    await asyncio.wait_for(queue.join(), 10)
     assert service.peak <= 4
     assert sorted(service.started) == sorted(u * 10 + k for u in range(20) for k in range(3))
     # Four slots were free when users 0 and 1 arrived; after that, every user's first job
@@ -131,7 +131,7 @@ async def test_cancel_queued_and_running():
     await settle()
     assert await queue.cancel(2)  # queued
     assert await queue.cancel(1)  # running
-    await queue.join(timeout=5)
+    await asyncio.wait_for(queue.join(), 5)
     assert service.store.cancelled == [2, 1]
     assert all(isinstance(o.error, JobCancelled) for o in outcomes)
     assert not await queue.cancel(99)
@@ -150,7 +150,7 @@ async def test_errors_are_outcomes_and_queue_keeps_going():
     for i in (1, 2, 3):
         await queue.enqueue(job(i, "a"))
     service.release(1, 2, 3)
-    await queue.join(timeout=5)
+    await asyncio.wait_for(queue.join(), 5)
     by_id = {o.job_id: o for o in outcomes}
     assert isinstance(by_id[1].error, RouterUnavailable)
     assert "Something went wrong" in by_id[2].error.user_message
@@ -168,7 +168,7 @@ async def test_resume_requeues_running_and_queued_jobs():
     resumed = await queue.resume()
     assert sorted(resumed) == [5, 6] and store.requeued == [5]
     service.release(5, 6)
-    await queue.join(timeout=5)
+    await asyncio.wait_for(queue.join(), 5)
     assert sorted(service.started) == [5, 6]
 
 

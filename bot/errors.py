@@ -41,6 +41,7 @@ class EaselError(Exception):
     def __init__(self, user_message: str | None = None, *, detail: str | None = None) -> None:
         self.user_message = user_message or self.default_message
         self.detail = detail
+        self.job_id: int | None = None  # set when the failure was recorded on a stored job
         super().__init__(self.user_message if detail is None else f"{self.user_message} ({detail})")
 
 

@@ -85,6 +85,36 @@ class ImageService:
             parent_job_id=job.parent_job_id, session_id=job.session_id,
         )
 
+    async def submit_variant(self, job: Job, prompt: str, spec: ImageSpec, *,
+                             user_id: str | None, origin: dict[str, Any]) -> Job:
+        """A new job like ``job`` (same kind and inputs) with a new prompt or parameters."""
+        prompt = prompt.strip()
+        try:
+            if not prompt:
+                raise InvalidOption("Write what you want in the prompt.")
+            self.check_spec(self.catalog.get(spec.model), spec)
+            self.catalog.get(spec.model).check_inputs(len(job.input_images))
+        except EaselError as exc:
+            await self._record_failure(job.kind, prompt, spec, user_id, origin, exc,
+                                       parent_job_id=job.parent_job_id)
+            raise
+        return await self.store.create_job(
+            kind=job.kind, prompt=prompt, params=spec.to_params(), user_id=user_id,
+            origin={**origin, "variant_of": job.id}, input_images=job.input_images,
+            mask_image=job.mask_image, parent_job_id=job.parent_job_id,
+            session_id=job.session_id,
+        )
+
+    async def _record_failure(self, kind: JobKind, prompt: str, spec: ImageSpec,
+                              user_id: str | None, origin: dict[str, Any], exc: EaselError,
+                              *, parent_job_id: int | None = None) -> None:
+        """Keep a request that can't run, so the user can fix it and retry."""
+        job = await self.store.create_job(kind=kind, prompt=prompt, params=spec.to_params(),
+                                          user_id=user_id, origin=origin,
+                                          parent_job_id=parent_job_id)
+        await self.store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message)
+        exc.job_id = job.id
+
     async def _submit(self, kind: JobKind, prompt: str, spec: ImageSpec, user_id: str | None,
                       origin: dict[str, Any], inputs: Sequence[RawImage], mask: RawImage | None,
                       *, parent_job_id: int | None = None) -> Job:
@@ -97,11 +127,8 @@ class ImageService:
             if kind is JobKind.EDIT:
                 prepared, prepared_mask = await self.prepare_inputs(model, inputs, mask)
         except EaselError as exc:
-            # The prompt is kept even when the request can't run, so the user can fix and retry.
-            job = await self.store.create_job(kind=kind, prompt=prompt, params=spec.to_params(),
-                                              user_id=user_id, origin=origin,
-                                              parent_job_id=parent_job_id)
-            await self.store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message)
+            await self._record_failure(kind, prompt, spec, user_id, origin, exc,
+                                       parent_job_id=parent_job_id)
             raise
         input_hashes: list[str] = []
         mask_hash = None
@@ -171,6 +198,7 @@ class ImageService:
             log.info("job %s: failed: %s", job.id, exc.code)
             await self.store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message,
                                       result_text=getattr(exc, "model_text", None))
+            exc.job_id = job.id
             raise
         hashes = []
         for image in result.images:

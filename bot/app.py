@@ -1,0 +1,173 @@
+"""EaselBot: holds the services the entry point opened, loads the cogs, registers the dynamic
+buttons, syncs commands, resumes the job queue, and shuts down cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import signal
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.errors import ConfigError, EaselError
+from bot.jobs import JobQueue
+from bot.service import ImageService
+
+log = logging.getLogger(__name__)
+
+COGS = ("cogs.imagine", "cogs.ui")
+
+
+def bot_permissions() -> discord.Permissions:
+    """Exactly what Easel needs in a channel: read, answer with files, and run threads."""
+    return discord.Permissions(
+        view_channel=True, send_messages=True, send_messages_in_threads=True,
+        create_public_threads=True, embed_links=True, attach_files=True,
+        read_message_history=True,
+    )
+
+
+def bot_intents() -> discord.Intents:
+    """Guilds for channels and threads; messages and their content for reply-to-edit and threads."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = True  # privileged: enable it in the Developer Portal
+    return intents
+
+
+def application_id_from_token(token: str) -> int:
+    """A bot token's first part is the base64 of the bot's user id, which is the application id."""
+    head = token.split(".", 1)[0]
+    try:
+        return int(base64.b64decode(head + "=" * (-len(head) % 4)).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ConfigError("DISCORD_TOKEN doesn't look like a bot token; copy it again from the "
+                          "Developer Portal (Bot → Reset Token).") from None
+
+
+def invite_url(settings: Settings) -> str:
+    app_id = application_id_from_token(settings.token())
+    query = {"client_id": str(app_id), "permissions": str(bot_permissions().value),
+             "scope": "bot applications.commands"}
+    return str(yarl.URL("https://discord.com/oauth2/authorize").with_query(query))
+
+
+class EaselBot(commands.Bot):
+    """The Discord client; the cogs translate, the service decides."""
+
+    def __init__(self, settings: Settings, service: ImageService, queue: JobQueue,
+                 **options: Any) -> None:
+        super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(),
+                         help_command=None, **options)
+        self.settings = settings
+        self.service = service
+        self.queue = queue
+        self.health: Any = None
+        self.delivery: Any = None
+        self._resumed = False
+        self.tree.on_error = self.on_app_command_error
+
+    async def setup_hook(self) -> None:
+        from cogs.delivery import Delivery
+
+        self.delivery = Delivery(self)
+        for name in COGS:
+            await self.load_extension(name)
+        await self.sync_commands()
+        if self.settings.health_port:
+            from bot.health import HealthServer
+
+            self.health = HealthServer(self, self.settings.health_port)
+            await self.health.start()
+
+    async def sync_commands(self) -> None:
+        if self.settings.dev_guild_id:
+            guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d guild(s)", self.user, len(self.guilds))
+        if not self._resumed:
+            self._resumed = True
+            # After the cogs' listeners exist, so that resumed results are delivered.
+            await self.delivery.resume()
+            await self.queue.resume()
+
+    async def on_app_command_error(self, interaction: discord.Interaction[Any],
+                                   error: app_commands.AppCommandError) -> None:
+        """The one place an unexpected command failure becomes a friendly message."""
+        cause = getattr(error, "original", error)
+        if isinstance(cause, EaselError):
+            text = cause.user_message
+        elif isinstance(error, app_commands.CheckFailure):
+            text = "You can't use that command here."
+        else:
+            log.error("command %s failed", interaction.command and interaction.command.name,
+                      exc_info=cause)
+            text = "Something went wrong on our side. Try again in a moment."
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+
+    async def close(self) -> None:
+        if self.delivery is not None:
+            await self.delivery.close()
+        await self.queue.close()  # running jobs stay RUNNING in the store; resumed next start
+        if self.health is not None:
+            await self.health.stop()
+        await super().close()
+
+
+def point_discord_at(settings: Settings) -> None:
+    """Send REST and gateway traffic to a proxy or a test server instead of discord.com."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def run_bot(settings: Settings) -> int:
+    """Entry point for ``python -m bot``: returns the exit status."""
+    token = settings.token()
+    settings.router_key()
+    point_discord_at(settings)
+    return asyncio.run(_serve(settings, token))
+
+
+async def _serve(settings: Settings, token: str) -> int:
+    from bot.cli import open_service
+
+    async with open_service(settings) as service:
+        queue = JobQueue(service, max_concurrent=settings.max_concurrent_jobs,
+                         max_per_user=settings.max_jobs_per_user)
+        async with EaselBot(settings, service, queue) as bot:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+            try:
+                await bot.start(token)
+            except discord.LoginFailure:
+                raise ConfigError("Discord refused DISCORD_TOKEN; copy it again from the "
+                                  "Developer Portal (Bot → Reset Token).") from None
+            except discord.PrivilegedIntentsRequired:
+                raise ConfigError("Enable the Message Content intent for the bot in the Developer "
+                                  "Portal (Bot → Privileged Gateway Intents).") from None
+    return 0
+
+

@@ -1,0 +1,716 @@
+"""RouterClient: image generation, edits and chat over one shared ``httpx.AsyncClient``.
+
+The only module that imports httpx; every foreign failure is mapped to ``bot.errors`` here::
+
+    httpx.TimeoutException             -> RouterUnavailable "timed out"        retried
+    other httpx.TransportError         -> RouterUnavailable "couldn't reach"   retried
+    408 409 500 502 503 504 529        -> RouterUnavailable                    retried
+    429                                -> RateLimited (retry_after)            retried
+    400 moderation / content policy    -> Refused (never retried)
+    401 403 / 402 412 / 404 / other    -> AuthFailed / OutOfCredit / ModelNotFound / BadRequest
+    200 not JSON, bad base64 or image  -> BadResponse  } not retried: the call may have been
+    200 without an image               -> NoImage      } billed, so the user gets a Retry button
+    200, content_filter, no image      -> Refused
+
+The API key goes only to the router's own origin and is scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import email.utils
+import io
+import json
+import logging
+import math
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from PIL import Image
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult, Usage
+from bot.errors import (
+    AuthFailed,
+    BadRequest,
+    BadResponse,
+    InputError,
+    ModelNotFound,
+    NoImage,
+    OutOfCredit,
+    RateLimited,
+    Refused,
+    RouterError,
+    RouterUnavailable,
+    TooManyImages,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+USER_AGENT = "Easel/0.1"
+MAX_EDIT_IMAGES = 16
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+REFUSAL_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
+REFUSAL_TYPES = frozenset({"image_generation_user_error"})
+DAMAGED = "The image service sent back a damaged image."
+UNREADABLE = "The image service sent back something unreadable."
+_MESSAGE_LIMIT = 300
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 8.0
+_IMAGE_FIELDS = ("n", "size", "quality", "background", "output_format", "output_compression")
+
+
+class _Transient(Exception):
+    """A failure worth another attempt; carries the error to raise once attempts run out."""
+
+    def __init__(self, error: RouterError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class _ErrorInfo:
+    """What an error body says, from either documented shape."""
+
+    message: str | None = None
+    code: str | None = None
+    type: str | None = None
+    categories: tuple[str, ...] = ()
+    flagged: bool = False  # OpenRouter's 403 "input flagged" (metadata.reasons)
+
+
+class RouterClient:
+    """One router, one connection pool; open with ``async with`` and share it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 180.0,
+        max_retries: int = 3,
+        retry_budget: float = 120.0,
+        max_download_bytes: int = 100 * 1024 * 1024,
+        app_name: str = "Easel",
+        app_url: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._origin = _origin(self._base_url)
+        self._api_key = api_key
+        self._max_retries = max_retries
+        self._retry_budget = retry_budget
+        self._max_download_bytes = max_download_bytes
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._router_headers = {"HTTP-Referer": app_url or app_name, "X-Title": app_name}
+        if api_key:
+            self._router_headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 20.0)),
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    def __repr__(self) -> str:
+        return f"RouterClient(base_url={self._base_url!r})"
+
+    async def __aenter__(self) -> RouterClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- public calls ---------------------------------------------------------------------------
+
+    async def generate(
+        self, prompt: str, spec: ImageSpec, *, user: str | None = None
+    ) -> RouterResult:
+        """POST /images/generations; always asks for b64_json (Requesty defaults to url)."""
+        body: dict[str, Any] = {"model": spec.model, "prompt": prompt, **_image_fields(spec)}
+        body["response_format"] = "b64_json"
+        if user:
+            body["user"] = user
+        data = await self._call("POST", "/images/generations", json_body=body, model=spec.model)
+        return await self._images_result(data, spec.model)
+
+    async def edit(
+        self,
+        prompt: str,
+        images: Sequence[InputImage],
+        spec: ImageSpec,
+        *,
+        mask: InputImage | None = None,
+        as_json: bool = False,
+        file_ids: Sequence[str] = (),
+        user: str | None = None,
+    ) -> RouterResult:
+        """POST /images/edits, multipart (``image[]`` parts) or JSON (``images`` refs, forced by file_ids)."""
+        count = len(images) + len(file_ids)
+        if count > MAX_EDIT_IMAGES:
+            raise TooManyImages(
+                f"The image service takes at most {MAX_EDIT_IMAGES} input images; you gave {count}."
+            )
+        if count == 0:
+            raise InputError("An edit needs at least one input image.")
+        fields: dict[str, Any] = {"model": spec.model, "prompt": prompt, **_image_fields(spec)}
+        if spec.input_fidelity is not None:
+            fields["input_fidelity"] = spec.input_fidelity
+        fields["response_format"] = "b64_json"
+        if user:
+            fields["user"] = user
+        if as_json or file_ids:
+            refs = await asyncio.to_thread(_image_refs_json, images, mask)
+            fields["images"] = refs["images"] + [{"file_id": file_id} for file_id in file_ids]
+            if "mask" in refs:
+                fields["mask"] = refs["mask"][0]
+            data = await self._call("POST", "/images/edits", json_body=fields, model=spec.model)
+        else:
+            files = [("image[]", (image.name, image.data, image.mime)) for image in images]
+            if mask is not None:
+                files.append(("mask", (mask.name, mask.data, mask.mime)))
+            form = {key: str(value) for key, value in fields.items()}
+            data = await self._call(
+                "POST", "/images/edits", form=form, files=files, model=spec.model
+            )
+        return await self._images_result(data, spec.model)
+
+    async def chat(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        aspect_ratio: str | None = None,
+        image_size: str | None = None,
+        modalities: Sequence[str] | None = None,
+        user: str | None = None,
+    ) -> RouterResult:
+        """POST /chat/completions for models that answer with ``message.images``."""
+        body: dict[str, Any] = {"model": model, "messages": messages}
+        image_config = {
+            key: value
+            for key, value in (("aspect_ratio", aspect_ratio), ("image_size", image_size))
+            if value
+        }
+        if image_config:
+            body["image_config"] = image_config
+        if modalities:  # OpenRouter wants ["image", "text"]; Requesty does not document it
+            body["modalities"] = list(modalities)
+        if user:
+            body["user"] = user
+        data = await self._call("POST", "/chat/completions", json_body=body, model=model)
+        return await self._chat_result(data, model)
+
+    async def check(self) -> list[str]:
+        """GET /models with the key: the model ids, or AuthFailed when the key is refused."""
+        data = await self._call("GET", "/models")
+        entries = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            return []
+        return [e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
+
+    @staticmethod
+    def user_message(text: str, images: Sequence[InputImage]) -> dict[str, Any]:
+        """A chat user turn: plain text, or text plus ``image_url`` data-URL parts."""
+        if not images:
+            return {"role": "user", "content": text}
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        content += [{"type": "image_url", "image_url": {"url": _data_url(i)}} for i in images]
+        return {"role": "user", "content": content}
+
+    # -- requests and retries -------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        form: dict[str, str] | None = None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+        model: str | None = None,
+    ) -> Any:
+        """One router request with retries; returns the parsed JSON of a 2xx answer."""
+        url = self._base_url + path
+        headers = {**self._router_headers, "Accept": "application/json"}
+        content: bytes | None = None
+        if json_body is not None:
+            content = await asyncio.to_thread(_dumps, json_body)
+            headers["Content-Type"] = "application/json"
+
+        async def attempt() -> bytes:
+            request = self._client.build_request(
+                method, url, headers=headers, content=content, data=form, files=files
+            )
+            response, body = await self._send(request, path)
+            if not response.is_success:
+                raise self._status_error(response, body, model)
+            return body
+
+        body = await self._retrying(attempt, f"{method} {path}")
+        log.debug("Router %s %s answered with %d bytes", method, path, len(body))
+        return await asyncio.to_thread(_loads, body)
+
+    async def _send(
+        self, request: httpx.Request, what: str, *, follow_redirects: bool = False
+    ) -> tuple[httpx.Response, bytes]:
+        try:
+            response = await self._client.send(
+                request, stream=True, follow_redirects=follow_redirects
+            )
+            try:
+                return response, await self._read_capped(response)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            error = RouterUnavailable(
+                "The image service timed out. Try again in a minute.",
+                detail=f"{what}: {type(exc).__name__}",
+            )
+            raise _Transient(error) from exc
+        except httpx.TransportError as exc:
+            error = RouterUnavailable(
+                "Couldn't reach the image service. Try again in a minute.",
+                detail=f"{what}: {type(exc).__name__}: {self._clean(str(exc))}",
+            )
+            raise _Transient(error) from exc
+        except httpx.HTTPError as exc:
+            raise BadResponse(UNREADABLE, detail=f"{what}: {type(exc).__name__}") from exc
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        cap = self._max_download_bytes
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > cap:
+            raise _too_large(cap, response.status_code)
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > cap:
+                raise _too_large(cap, response.status_code)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        retrying = AsyncRetrying(
+            sleep=self._do_sleep,
+            stop=self._should_stop,
+            wait=self._wait,
+            retry=retry_if_exception_type(_Transient),
+            before_sleep=lambda state: _log_retry(state, what, self._max_retries),
+            reraise=True,
+        )
+        try:
+            result: T = await retrying(attempt)
+        except _Transient as transient:
+            log.warning("Router %s gave up: %s", what, transient.error)
+            raise transient.error from transient.__cause__
+        return result
+
+    async def _do_sleep(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            return exc.retry_after
+        # Exponential with jitter, written out: tenacity's wait_exponential_jitter changed its
+        # arguments between the versions pyproject allows.
+        return min(
+            _BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (state.attempt_number - 1) + random.uniform(0, 0.5)
+        )
+
+    def _should_stop(self, state: RetryCallState) -> bool:
+        if state.attempt_number > self._max_retries:
+            return True
+        # max() so a fake sleep in tests spends budget too; never start a sleep past the budget.
+        used = max(state.seconds_since_start or 0.0, state.idle_for)
+        return used + state.upcoming_sleep > self._retry_budget
+
+    # -- errors -----------------------------------------------------------------------------------
+
+    def _status_error(
+        self, response: httpx.Response, body: bytes, model: str | None
+    ) -> RouterError | _Transient:
+        status = response.status_code
+        info = self._error_info(_try_json(body))
+        retry_after = _retry_after(response.headers)
+        error = self._error_for(status, info, retry_after=retry_after, model=model)
+        log.info("Router answered HTTP %d (%s): %s", status, info.code, info.message)
+        return _Transient(error, retry_after) if status in RETRY_STATUSES else error
+
+    def _error_for(
+        self, status: int, info: _ErrorInfo, *, retry_after: float | None, model: str | None
+    ) -> RouterError:
+        code = info.code or info.type
+        detail = (
+            f"HTTP {status}: {info.message}" if info.message else f"HTTP {status} from the router"
+        )
+        if (status == 400 and (info.code in REFUSAL_CODES or info.type in REFUSAL_TYPES)) or (
+            status == 403 and info.flagged
+        ):
+            return Refused(
+                model_text=info.message,
+                categories=info.categories,
+                detail=detail,
+                status=status,
+                router_code=code,
+            )
+        if status == 429:
+            return RateLimited(
+                retry_after=retry_after, detail=detail, status=status, router_code=code
+            )
+        user_message: str | None = None
+        cls: type[RouterError]
+        if status in (401, 403):
+            cls = AuthFailed
+        elif status in (402, 412):
+            cls = OutOfCredit
+        elif status == 404:
+            cls = ModelNotFound
+            if model:
+                user_message = f"The image service doesn't know the model {model}."
+        elif status in RETRY_STATUSES or status >= 500:
+            cls = RouterUnavailable
+        else:
+            cls = BadRequest
+            if info.message:
+                user_message = f"The image service rejected the request: {info.message}"
+        return cls(user_message, detail=detail, status=status, router_code=code)
+
+    def _error_info(self, parsed: Any) -> _ErrorInfo:
+        error = parsed.get("error") if isinstance(parsed, dict) else None
+        if isinstance(error, str):
+            return _ErrorInfo(message=self._clean(error))
+        if not isinstance(error, dict):
+            message = parsed.get("message") if isinstance(parsed, dict) else None
+            return _ErrorInfo(message=self._clean(message) if isinstance(message, str) else None)
+        message = error.get("message")
+        code = error.get("code")
+        etype = error.get("type")
+        moderation = error.get("moderation_details")
+        metadata = error.get("metadata")
+        categories = moderation.get("categories") if isinstance(moderation, dict) else None
+        reasons = metadata.get("reasons") if isinstance(metadata, dict) else None
+        return _ErrorInfo(
+            message=self._clean(message) if isinstance(message, str) else None,
+            code=self._clean(str(code))
+            if isinstance(code, str | int) and not isinstance(code, bool)
+            else None,
+            type=self._clean(etype) if isinstance(etype, str) else None,
+            categories=tuple(self._clean(c) for c in _strings(categories) or _strings(reasons)),
+            flagged=isinstance(metadata, dict)
+            and ("reasons" in metadata or "flagged_input" in metadata),
+        )
+
+    def _raise_embedded_error(self, data: dict[str, Any]) -> None:
+        """Some routers answer 200 with an error object instead of a result."""
+        if "error" not in data or "choices" in data or "data" in data:
+            return
+        info = self._error_info(data)
+        code = data["error"].get("code") if isinstance(data["error"], dict) else None
+        status = code if isinstance(code, int) and 400 <= code <= 599 else 502
+        raise self._error_for(status, info, retry_after=None, model=None)
+
+    def _clean(self, text: str) -> str:
+        """A router message made safe to show: no key, one line, short."""
+        if self._api_key:
+            text = text.replace(self._api_key, "[redacted]")
+        text = " ".join(text.split())
+        return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+
+    # -- results --------------------------------------------------------------------------------
+
+    async def _images_result(self, data: Any, model: str) -> RouterResult:
+        data = _as_dict(data)
+        self._raise_embedded_error(data)
+        entries = data.get("data")
+        images: list[GeneratedImage] = []
+        for entry in entries if isinstance(entries, list) else ():
+            if not isinstance(entry, dict):
+                continue
+            if isinstance(entry.get("b64_json"), str):
+                images.append(await asyncio.to_thread(_decode_b64, entry["b64_json"]))
+            elif isinstance(entry.get("url"), str):
+                images.append(await self._image_from_url(entry["url"]))
+        if not images:
+            raise NoImage(detail=f"{model}: no image in data[]", status=200)
+        return RouterResult(
+            images=tuple(images),
+            usage=_usage(data.get("usage")),
+            model=data.get("model") if isinstance(data.get("model"), str) else model,
+        )
+
+    async def _chat_result(self, data: Any, model: str) -> RouterResult:
+        data = _as_dict(data)
+        self._raise_embedded_error(data)
+        choices = data.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else {}
+        choice = choice if isinstance(choice, dict) else {}
+        message = choice.get("message")
+        message = message if isinstance(message, dict) else {}
+        finish = (
+            choice.get("finish_reason") if isinstance(choice.get("finish_reason"), str) else None
+        )
+        text = _message_text(message.get("content"))
+        images = [await self._image_from_url(url) for url in _image_urls(message)]
+        if not images:
+            model_text = self._clean(text) if text else None
+            if finish == "content_filter":
+                raise Refused(model_text=model_text, status=200, router_code=finish)
+            raise NoImage(
+                model_text=model_text,
+                detail=f"{model}: finish_reason {finish}",
+                status=200,
+                router_code=finish,
+            )
+        reasoning = message.get("reasoning_details")
+        return RouterResult(
+            images=tuple(images),
+            text=text,
+            reasoning_details=reasoning if isinstance(reasoning, list) else None,
+            usage=_usage(data.get("usage")),
+            model=data.get("model") if isinstance(data.get("model"), str) else model,
+            finish_reason=finish,
+        )
+
+    async def _image_from_url(self, url: str) -> GeneratedImage:
+        if url.startswith("data:"):
+            return await asyncio.to_thread(_decode_data_url, url)
+        if not url.startswith(("https://", "http://")):
+            raise BadResponse(
+                UNREADABLE, detail="image reference is neither a data URL nor http(s)"
+            )
+        body = await self._download(url)
+        return await asyncio.to_thread(_checked_image, body)
+
+    async def _download(self, url: str) -> bytes:
+        """GET an image URL; the key goes only to the router's own origin."""
+        headers = self._router_headers if _origin(url) == self._origin else {}
+        host = httpx.URL(url).host
+
+        async def attempt() -> bytes:
+            request = self._client.build_request("GET", url, headers=headers)
+            response, body = await self._send(request, "image download", follow_redirects=True)
+            status = response.status_code
+            if status in RETRY_STATUSES:
+                error = RouterUnavailable(
+                    detail=f"HTTP {status} downloading from {host}", status=status
+                )
+                raise _Transient(error, _retry_after(response.headers))
+            if not response.is_success:
+                raise BadResponse(
+                    "The image service's download link for the result didn't work.",
+                    detail=f"HTTP {status} downloading from {host}",
+                    status=status,
+                )
+            return body
+
+        return await self._retrying(attempt, f"image download from {host}")
+
+
+# -- pure helpers (several run in worker threads) ------------------------------------------------
+
+
+def _verify_image(data: bytes) -> tuple[str, int, int]:
+    """A cheap check that the bytes are an image: (MIME type, width, height) or BadResponse."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            mime = Image.MIME.get(image.format or "")
+            width, height = image.size
+            image.verify()
+    except Exception as exc:  # Pillow raises many types for damaged data
+        raise BadResponse(DAMAGED, detail=f"image check failed: {type(exc).__name__}") from exc
+    if not mime or not mime.startswith("image/"):
+        raise BadResponse(DAMAGED, detail="the data is not an image")
+    return mime, width, height
+
+
+def _checked_image(data: bytes) -> GeneratedImage:
+    mime, width, height = _verify_image(data)
+    return GeneratedImage(data, mime, width, height)
+
+
+def _decode_b64(payload: str) -> GeneratedImage:
+    try:
+        data = base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadResponse(DAMAGED, detail="invalid base64 image data") from exc
+    return _checked_image(data)
+
+
+def _decode_data_url(url: str) -> GeneratedImage:
+    header, comma, payload = url[len("data:") :].partition(",")
+    params = header.split(";")
+    if not comma or "base64" not in params[1:]:
+        raise BadResponse(DAMAGED, detail="image data URL is not base64")
+    image = _decode_b64(payload)
+    if params[0] and params[0] != image.mime:
+        log.debug("Data URL says %s but the bytes are %s", params[0], image.mime)
+    return image
+
+
+def _data_url(image: InputImage) -> str:
+    return f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
+
+
+def _image_refs_json(
+    images: Sequence[InputImage], mask: InputImage | None
+) -> dict[str, list[dict[str, str]]]:
+    refs = {"images": [{"image_url": _data_url(image)} for image in images]}
+    if mask is not None:
+        refs["mask"] = [{"image_url": _data_url(mask)}]
+    return refs
+
+
+def _image_fields(spec: ImageSpec) -> dict[str, Any]:
+    values = {name: getattr(spec, name) for name in _IMAGE_FIELDS}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise BadResponse(UNREADABLE, detail="the answer is not JSON", status=200) from exc
+
+
+def _try_json(body: bytes) -> Any:
+    if len(body) > 1024 * 1024:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _as_dict(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BadResponse(UNREADABLE, detail="the answer is not a JSON object", status=200)
+    return data
+
+
+def _message_text(content: Any) -> str | None:
+    if isinstance(content, str):
+        return content or None
+    if isinstance(content, list):
+        parts = [
+            p["text"]
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        ]
+        return "\n".join(parts) or None
+    return None
+
+
+def _image_urls(message: dict[str, Any]) -> list[str]:
+    """Every image reference in a chat message: ``message.images`` and image content parts."""
+    images = message.get("images")
+    entries: list[Any] = list(images) if isinstance(images, list) else []
+    content = message.get("content")
+    if isinstance(content, list):
+        entries += [p for p in content if isinstance(p, dict) and p.get("type") == "image_url"]
+    urls: list[str] = []
+    for entry in entries:
+        ref = entry.get("image_url") if isinstance(entry, dict) else entry
+        if isinstance(ref, dict):
+            ref = ref.get("url")
+        if ref is None and isinstance(entry, dict):
+            ref = entry.get("url")
+        if isinstance(ref, str) and ref:
+            urls.append(ref)
+    return urls
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    return Usage(
+        input_tokens=_int(raw.get("input_tokens", raw.get("prompt_tokens"))),
+        output_tokens=_int(raw.get("output_tokens", raw.get("completion_tokens"))),
+        total_tokens=_int(raw.get("total_tokens")),
+        cost=_float(raw.get("cost")),
+    )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and not isinstance(value, bool) else None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    millis = _float(headers.get("retry-after-ms"))
+    if millis is not None:
+        return max(0.0, millis / 1000)
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    seconds = _float(value)
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port
+
+
+def _too_large(cap: int, status: int) -> BadResponse:
+    return BadResponse(
+        "The image service sent back a result that is too large.",
+        detail=f"answer over {cap} bytes",
+        status=status,
+    )
+
+
+def _log_retry(state: RetryCallState, what: str, max_retries: int) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    reason = exc.error.detail if isinstance(exc, _Transient) else exc
+    log.warning(
+        "Router %s failed (%s); retry %d of %d in %.1f s",
+        what,
+        reason,
+        state.attempt_number,
+        max_retries,
+        state.upcoming_sleep,
+    )

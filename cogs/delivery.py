@@ -1,0 +1,225 @@
+"""Delivery: progress while a job waits and runs, then its result or error, posted exactly once.
+
+The interaction token is kept in the job's origin so that progress and results go to the
+original "thinking…" response, also after a restart; once the token has expired (15 minutes)
+the result goes to the channel (or, for private jobs, to the requester's DMs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.domain import Job, JobStatus
+from bot.errors import DeliveryError, EaselError
+from bot.jobs import Outcome
+from cogs import render
+
+if TYPE_CHECKING:
+    from bot.app import EaselBot
+
+log = logging.getLogger(__name__)
+
+TOKEN_LIFETIME = 15 * 60 - 30  # a margin before Discord's 15 minutes
+PROGRESS_EVERY = 5.0  # seconds between progress edits, well inside Discord's webhook limits
+EXPIRED_CODES = {10015, 10062, 50027}  # unknown webhook, unknown interaction, invalid token
+
+
+def interaction_origin(interaction: discord.Interaction, *, private: bool = False,
+                       **extra: Any) -> dict[str, Any]:
+    """What a job needs to find its way back: ids, the token, the upload limit."""
+    return {
+        "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
+        "channel_id": str(interaction.channel_id) if interaction.channel_id else None,
+        "user_id": str(interaction.user.id),
+        "private": private,
+        "upload_limit": interaction.filesize_limit or render.DEFAULT_UPLOAD_LIMIT,
+        "interaction": {"app_id": str(interaction.application_id), "token": interaction.token,
+                        "created_at": interaction.created_at.timestamp()},
+        **extra,
+    }
+
+
+class Delivery:
+    """Owns every message about a job after it is queued."""
+
+    def __init__(self, bot: EaselBot) -> None:
+        self.bot = bot
+        self._tickers: dict[int, asyncio.Task[None]] = {}
+        self._views: list[Any] = []  # factories: (job, ok) -> view, set by the ui cog
+        bot.queue.on_finished(self.finished)
+
+    # -- while the job waits and runs ---------------------------------------------------------
+    async def launch(self, job: Job) -> None:
+        """Queue a stored job and keep its response updated until it finishes."""
+        await self.bot.queue.enqueue(job)
+        self._tickers[job.id] = asyncio.create_task(self._tick(job), name=f"progress-{job.id}")
+
+    async def _tick(self, job: Job) -> None:
+        label = self.bot.service.catalog.get(job.spec.model).label
+        started: float | None = None
+        shown = None
+        view = self.view_for(job, running=True)
+        while True:
+            position = self.bot.queue.positions().get(job.id)
+            if position is None and started is None:
+                started = time.monotonic()
+            elapsed = None if started is None else time.monotonic() - started
+            text = render.progress_text(job.prompt, position, elapsed, label)
+            if text != shown:
+                shown = text
+                with contextlib.suppress(discord.HTTPException):
+                    await self._edit_original(job, content=text, view=view)
+            await asyncio.sleep(PROGRESS_EVERY if started else 1.0)
+
+    # -- when it ends -------------------------------------------------------------------------
+    async def finished(self, outcome: Outcome) -> None:
+        ticker = self._tickers.pop(outcome.job_id, None)
+        if ticker is not None:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+        job = await self.bot.service.store.get_job(outcome.job_id)
+        if job is None or not job.origin.get("channel_id"):
+            return  # not a Discord job (the CLI)
+        await self.deliver(job, outcome.error)
+
+    async def deliver(self, job: Job, error: EaselError | None) -> None:
+        store = self.bot.service.store
+        if not await store.set_delivery(job.id, {"state": "posting", "at": time.time()}):
+            return  # posted already, by this process before a restart or by another one
+        try:
+            message = await self._post_outcome(job, error)
+        except DeliveryError as exc:
+            log.warning("job %s: could not deliver: %s", job.id, exc.user_message)
+            await store.set_delivery(job.id, {"state": "failed", "reason": exc.user_message},
+                                     only_if_unset=False)
+            return
+        await store.set_delivery(job.id, {"state": "posted", "channel_id": str(message.channel.id),
+                                          "message_id": str(message.id)}, only_if_unset=False)
+
+    async def resume(self) -> None:
+        """Post results that finished before a restart but were never (or half) posted."""
+        store = self.bot.service.store
+        for job in await store.jobs_with_status(JobStatus.DONE, JobStatus.FAILED):
+            state = (job.delivery or {}).get("state")
+            if not job.origin.get("channel_id") or state in ("posted", "failed"):
+                continue
+            if state == "posting" and await self._already_posted(job):
+                continue
+            if state == "posting":
+                await store.set_delivery(job.id, {}, only_if_unset=False)
+            error = None if job.status is JobStatus.DONE else EaselError(job.error_message)
+            await self.deliver(job, error)
+
+    async def _post_outcome(self, job: Job, error: EaselError | None) -> discord.Message:
+        if error is not None:
+            payload = render.error_payload(job, error, view=self.view_for(job, ok=False))
+            return await self._send(job, payload)
+        originals = [await self.bot.service.store.get_image(h) for h in job.result_images]
+        limit = int(job.origin.get("upload_limit") or render.DEFAULT_UPLOAD_LIMIT)
+        for attempt in range(3):
+            payload = await render.result_payload(job, originals, self.bot.service.catalog,
+                                                  per_file=limit, view=None)
+            payload.view = self.view_for(job, ok=True, full=payload.reencoded)
+            try:
+                return await self._send(job, payload)
+            except discord.HTTPException as exc:
+                if exc.status != 413 and exc.code != 40005 or attempt == 2:
+                    raise DeliveryError("Discord would not take the images.") from exc
+                limit //= 2  # Discord refused the size: fit smaller and send again
+                log.info("job %s: upload refused, refitting under %d bytes", job.id, limit)
+        raise DeliveryError("Discord would not take the images.")
+
+    async def _send(self, job: Job, payload: render.Payload) -> discord.Message:
+        """The original response while the token lives; then the channel; DMs for private jobs."""
+        if self._token_alive(job):
+            try:
+                return await self._edit_original(job, content=payload.content or "",
+                                                 embeds=payload.embeds,
+                                                 attachments=payload.discord_files(),
+                                                 view=payload.view)
+            except discord.NotFound:
+                pass
+            except discord.HTTPException as exc:
+                if exc.code not in EXPIRED_CODES:
+                    raise
+        return await self._send_fallback(job, payload)
+
+    async def _send_fallback(self, job: Job, payload: render.Payload) -> discord.Message:
+        mention = f"<@{job.user_id}>" if job.user_id else ""
+        kwargs: dict[str, Any] = {"content": f"{mention} {payload.content or ''}".strip(),
+                                  "embeds": payload.embeds, "files": payload.discord_files(),
+                                  "allowed_mentions": discord.AllowedMentions(users=True)}
+        if payload.view is not None:
+            kwargs["view"] = payload.view
+        try:
+            if job.origin.get("private") and job.user_id:
+                user = await self.bot.fetch_user(int(job.user_id))
+                return await user.send(**kwargs)
+            channel = self.bot.get_partial_messageable(int(job.origin["channel_id"]))
+            return await channel.send(**kwargs)
+        except discord.Forbidden as exc:
+            raise DeliveryError(await self.missing_permissions(job)) from exc
+
+    async def _edit_original(self, job: Job, **kwargs: Any) -> discord.Message:
+        info = job.origin["interaction"]
+        webhook = discord.Webhook.from_state(
+            data={"id": int(info["app_id"]), "type": 3, "token": info["token"]},
+            state=self.bot._connection)
+        if kwargs.get("view") is None:
+            kwargs.pop("view", None)
+        return await webhook.edit_message("@original", **kwargs)  # type: ignore[arg-type]
+
+    def _token_alive(self, job: Job) -> bool:
+        info = job.origin.get("interaction")
+        return bool(info) and time.time() - float(info["created_at"]) < TOKEN_LIFETIME
+
+    async def _already_posted(self, job: Job) -> bool:
+        """After a crash between posting and recording it, look for the result in the channel."""
+        channel = self.bot.get_partial_messageable(int(job.origin["channel_id"]))
+        marker = f"job {job.id}"
+        try:
+            async for message in channel.history(limit=50):
+                if message.author.id == self.bot.user.id and any(  # type: ignore[union-attr]
+                        marker in (e.author.name or "") or marker in (e.footer.text or "")
+                        for e in message.embeds):
+                    await self.bot.service.store.set_delivery(
+                        job.id, {"state": "posted", "message_id": str(message.id),
+                                 "channel_id": str(message.channel.id)}, only_if_unset=False)
+                    return True
+        except discord.HTTPException:
+            return False
+        return False
+
+    async def missing_permissions(self, job: Job) -> str:
+        """Name the permissions Easel lacks in the job's channel, as plainly as possible."""
+        from bot.app import bot_permissions
+
+        channel = self.bot.get_channel(int(job.origin["channel_id"]))
+        guild = getattr(channel, "guild", None)
+        if channel is None or guild is None:
+            return "I'm not allowed to post in that channel."
+        have = channel.permissions_for(guild.me)  # type: ignore[union-attr]
+        missing = [name.replace("_", " ").title() for name, value in bot_permissions()
+                   if value and not getattr(have, name)]
+        if not missing:
+            return "I'm not allowed to post in that channel."
+        return f"I can't post in <#{channel.id}>: I need {', '.join(missing)}."
+
+    # -- buttons ------------------------------------------------------------------------------
+    def view_for(self, job: Job, *, ok: bool = True, running: bool = False,
+                 full: bool = False) -> discord.ui.View | None:
+        from cogs.ui import job_view
+
+        return job_view(job, ok=ok, running=running, full=full)
+
+    async def close(self) -> None:
+        for task in self._tickers.values():
+            task.cancel()
+        await asyncio.gather(*self._tickers.values(), return_exceptions=True)
+        self._tickers.clear()

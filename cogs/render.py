@@ -1,0 +1,112 @@
+"""What users see: progress lines, result and error messages. Builds payloads; sends nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass, field
+
+import discord
+
+from bot import images
+from bot.catalog import Catalog
+from bot.domain import Job
+from bot.errors import EaselError, RateLimited
+
+MESSAGE_LIMIT = 25 * 1024 * 1024  # Discord's whole-request cap
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+OK_COLOUR = discord.Colour.from_rgb(88, 101, 242)
+ERROR_COLOUR = discord.Colour.from_rgb(237, 66, 69)
+ALT_TEXT_LIMIT = 1024
+
+
+@dataclass
+class Payload:
+    """Keyword arguments for a send or an edit, built once and reusable."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    files: list[tuple[str, bytes, str]] = field(default_factory=list)  # name, data, alt text
+    view: discord.ui.View | None = None
+    reencoded: bool = False
+
+    def discord_files(self) -> list[discord.File]:
+        # discord.File wraps a stream that is consumed by a send, so make fresh ones per attempt.
+        return [discord.File(io.BytesIO(data), filename=name, description=alt)
+                for name, data, alt in self.files]
+
+
+def progress_text(prompt: str, position: int | None, elapsed: float | None, model: str) -> str:
+    head = f"> {_clip(prompt, 300)}\n"
+    if position:
+        ahead = "next in line" if position == 1 else f"position {position} in the queue"
+        return head + f"⏳ Waiting to start: {ahead}."
+    if elapsed is None:
+        return head + f"🎨 Starting {model}…"
+    return head + f"🎨 Generating with {model}… {int(elapsed)} s"
+
+
+async def fit_for_upload(data: list[bytes], per_file: int) -> list[images.FittedImage]:
+    """Fit every image under the per-file limit and all of them under the message limit."""
+    count = max(1, len(data))
+    limit = min(per_file, (MESSAGE_LIMIT - 512 * 1024) // count)
+    return [await asyncio.to_thread(images.fit_under, item, limit) for item in data]
+
+
+async def result_payload(job: Job, originals: list[bytes], catalog: Catalog, *,
+                         per_file: int, view: discord.ui.View | None) -> Payload:
+    fitted = await fit_for_upload(originals, per_file)
+    files = []
+    for index, fit in enumerate(fitted, start=1):
+        alt = _clip(f"Image {index} of {len(fitted)} for: {job.prompt}", ALT_TEXT_LIMIT)
+        files.append((f"easel-{job.id}-{index}.{fit.ext}", fit.data, alt))
+    embed = discord.Embed(description=_clip(job.prompt, 3500), colour=OK_COLOUR)
+    embed.set_author(name=f"{job.kind.value.capitalize()} · job {job.id}")
+    model = catalog.get(job.spec.model)
+    embed.add_field(name="Model", value=model.label)
+    embed.add_field(name="Size", value=_sizes(fitted, job))
+    if job.cost is not None:
+        embed.add_field(name="Cost", value=f"${job.cost:.4f}")
+    if files:
+        embed.set_image(url=f"attachment://{files[0][0]}")
+    notes = []
+    reencoded = any(f.reencoded or f.scaled for f in fitted)
+    if reencoded:
+        notes.append("Re-encoded to fit Discord's upload limit; use Full resolution for the original.")
+    if job.result_text:
+        notes.append(f"Model: {_clip(job.result_text, 300)}")
+    if notes:
+        embed.set_footer(text="\n".join(notes))
+    if job.user_id:
+        embed.add_field(name="Requested by", value=f"<@{job.user_id}>")
+    return Payload(embeds=[embed], files=files, view=view, reencoded=reencoded)
+
+
+def error_payload(job: Job | None, error: EaselError, *, prompt: str | None = None,
+                  view: discord.ui.View | None = None) -> Payload:
+    """A friendly failure that always shows the prompt back and offers a way to retry."""
+    text = prompt if prompt is not None else (job.prompt if job else "")
+    embed = discord.Embed(title="Couldn't finish that", description=error.user_message,
+                          colour=ERROR_COLOUR)
+    if isinstance(error, RateLimited) and error.retry_after:
+        embed.description = f"{error.user_message}"
+    if text:
+        embed.add_field(name="Your prompt was", value=_clip(text, 1000), inline=False)
+    hint = "Press Retry to try again" if error.retryable else "Edit the prompt or pick another model"
+    if job is not None:
+        embed.set_footer(text=f"{hint} · job {job.id}")
+    return Payload(embeds=[embed], view=view)
+
+
+def _sizes(fitted: list[images.FittedImage], job: Job) -> str:
+    if not fitted:
+        return "-"
+    first = fitted[0]
+    text = f"{first.width}×{first.height}"
+    spec = job.spec
+    extra = [v for v in (spec.aspect_ratio, spec.resolution, spec.quality) if v]
+    return f"{text} ({', '.join(extra)})" if extra else text
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,123 @@
+"""Scripted misbehaviour for the fake router.
+
+A ``Fault`` is plain data so a test in another process can post it as JSON to
+``/_fake/faults``. The router consults its queue on every request and applies the
+first fault that matches; each fault is consumed after ``times`` uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+# Kinds that only change how the transport or status line behaves; they work on any route.
+TRANSPORT_KINDS = frozenset({"status", "latency", "hang", "drop"})
+# Kinds that change the body of a successful answer; they need an image endpoint.
+BODY_KINDS = frozenset(
+    {"refusal", "no_image", "truncated_b64", "malformed_json", "url", "huge"}
+)
+KINDS = TRANSPORT_KINDS | BODY_KINDS
+SHAPES = ("origin", "openai", "text")
+IMAGE_ROUTES = ("/images/generations", "/images/edits", "/chat/completions")
+
+
+class FaultError(ValueError):
+    """A fault description that cannot be used."""
+
+
+@dataclass
+class Fault:
+    """One scripted failure.
+
+    ``endpoint`` is a substring of the request path ("generations", "/v1/chat"); ``None``
+    matches every POST. The remaining fields are read only by the kinds that need them:
+    ``status``/``shape``/``message``/``retry_after`` by ``status``; ``seconds`` by ``latency``.
+    """
+
+    kind: str
+    endpoint: str | None = None
+    times: int = 1
+    status: int = 500
+    shape: str = "origin"
+    message: str | None = None
+    retry_after: float | None = None
+    seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise FaultError(f"unknown fault kind {self.kind!r}; choose from {sorted(KINDS)}")
+        if self.shape not in SHAPES:
+            raise FaultError(f"unknown shape {self.shape!r}; choose from {SHAPES}")
+        if not isinstance(self.times, int) or isinstance(self.times, bool) or self.times < 1:
+            raise FaultError("times must be an integer >= 1")
+        if not isinstance(self.status, int) or not 100 <= self.status <= 599:
+            raise FaultError("status must be an HTTP status code (100-599)")
+        numbers = [self.seconds] + ([] if self.retry_after is None else [self.retry_after])
+        if any(not isinstance(n, int | float) or isinstance(n, bool) or n < 0 for n in numbers):
+            raise FaultError("seconds and retry_after must not be negative")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Fault:
+        if not isinstance(data, dict):
+            raise FaultError("a fault must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise FaultError(f"unknown fault fields: {sorted(unknown)}")
+        if "kind" not in data:
+            raise FaultError("a fault needs a 'kind'")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise FaultError(str(exc)) from exc
+
+    def applies_to(self, method: str, path: str) -> bool:
+        """Whether this fault may fire on a request; body kinds only fit image routes."""
+        if self.endpoint is None:
+            if method != "POST":
+                return False
+        elif self.endpoint not in path:
+            return False
+        if self.kind in TRANSPORT_KINDS:
+            return True
+        if self.kind == "malformed_json":
+            return not path.rstrip("/").endswith("/files") and "/files/" not in path
+        if self.kind == "url":
+            return "/images/" in path
+        return any(path.endswith(route) for route in IMAGE_ROUTES)
+
+
+class FaultQueue:
+    """Thread-safe FIFO of pending faults (the CLI and tests may poke it from other threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        # A copy, so consuming uses never mutates the caller's object.
+        with self._lock:
+            self._faults.append(replace(fault))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pending(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first matching fault, with one use consumed (removed when used up)."""
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if fault.applies_to(method, path):
+                    fault.times -= 1
+                    if fault.times == 0:
+                        del self._faults[index]
+                    return fault
+        return None

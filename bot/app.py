@@ -87,7 +87,7 @@ class EaselBot(commands.Bot):
         if self.settings.health_port:
             from bot.health import HealthServer
 
-            self.health = HealthServer(self, self.settings.health_port)
+            self.health = HealthServer(self, self.settings.health_port, self.settings.health_host)
             await self.health.start()
 
     async def sync_commands(self) -> None:

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
     health_port: int | None = Field(None, ge=1, le=65535)
+    health_host: str = "127.0.0.1"
 
     @field_validator("router_base_url", "discord_api_base", "discord_gateway_url")
     @classmethod

@@ -90,7 +90,11 @@ class _ErrorInfo:
 
 
 class RouterClient:
-    """One router, one connection pool; open with ``async with`` and share it."""
+    """One router, one connection pool; open with ``async with`` and share it.
+
+    Transient failures are retried at most ``max_retries`` times, and no wait is started that
+    would end more than ``retry_budget`` seconds after the first attempt began.
+    """
 
     def __init__(
         self,
@@ -177,10 +181,10 @@ class RouterClient:
         if user:
             fields["user"] = user
         if as_json or file_ids:
-            refs = await asyncio.to_thread(_image_refs_json, images, mask)
-            fields["images"] = refs["images"] + [{"file_id": file_id} for file_id in file_ids]
-            if "mask" in refs:
-                fields["mask"] = refs["mask"][0]
+            refs, mask_ref = await asyncio.to_thread(_image_refs_json, images, mask)
+            fields["images"] = refs + [{"file_id": file_id} for file_id in file_ids]
+            if mask_ref is not None:
+                fields["mask"] = mask_ref
             data = await self._call("POST", "/images/edits", json_body=fields, model=spec.model)
         else:
             files = [("image[]", (image.name, image.data, image.mime)) for image in images]
@@ -363,9 +367,7 @@ class RouterClient:
         detail = (
             f"HTTP {status}: {info.message}" if info.message else f"HTTP {status} from the router"
         )
-        if (status == 400 and (info.code in REFUSAL_CODES or info.type in REFUSAL_TYPES)) or (
-            status == 403 and info.flagged
-        ):
+        if (status == 400 and _is_refusal(info)) or (status == 403 and info.flagged):
             return Refused(
                 model_text=info.message,
                 categories=info.categories,
@@ -429,11 +431,12 @@ class RouterClient:
         status = code if isinstance(code, int) and 400 <= code <= 599 else 502
         raise self._error_for(status, info, retry_after=None, model=None)
 
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "[redacted]") if self._api_key else text
+
     def _clean(self, text: str) -> str:
         """A router message made safe to show: no key, one line, short."""
-        if self._api_key:
-            text = text.replace(self._api_key, "[redacted]")
-        text = " ".join(text.split())
+        text = " ".join(self._scrub(text).split())
         return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
 
     # -- results --------------------------------------------------------------------------------
@@ -472,7 +475,7 @@ class RouterClient:
         text = _message_text(message.get("content"))
         images = [await self._image_from_url(url) for url in _image_urls(message)]
         if not images:
-            model_text = self._clean(text) if text else None
+            model_text = self._scrub(text) if text else None
             if finish == "content_filter":
                 raise Refused(model_text=model_text, status=200, router_code=finish)
             raise NoImage(
@@ -494,17 +497,21 @@ class RouterClient:
     async def _image_from_url(self, url: str) -> GeneratedImage:
         if url.startswith("data:"):
             return await asyncio.to_thread(_decode_data_url, url)
-        if not url.startswith(("https://", "http://")):
-            raise BadResponse(
-                UNREADABLE, detail="image reference is neither a data URL nor http(s)"
-            )
-        body = await self._download(url)
+        try:
+            if not url.startswith(("https://", "http://")):
+                raise ValueError("not http(s)")
+            origin = _origin(url)
+            if not origin[1]:
+                raise ValueError("no host")
+        except (ValueError, httpx.InvalidURL) as exc:
+            raise BadResponse(UNREADABLE, detail="the image reference is not a usable URL") from exc
+        body = await self._download(url, origin)
         return await asyncio.to_thread(_checked_image, body)
 
-    async def _download(self, url: str) -> bytes:
+    async def _download(self, url: str, origin: tuple[str, str, int | None]) -> bytes:
         """GET an image URL; the key goes only to the router's own origin."""
-        headers = self._router_headers if _origin(url) == self._origin else {}
-        host = httpx.URL(url).host
+        headers = self._router_headers if origin == self._origin else {}
+        host = origin[1]
 
         async def attempt() -> bytes:
             request = self._client.build_request("GET", url, headers=headers)
@@ -527,6 +534,16 @@ class RouterClient:
 
 
 # -- pure helpers (several run in worker threads) ------------------------------------------------
+
+
+def _is_refusal(info: _ErrorInfo) -> bool:
+    # Requesty's {"origin", "message"} shape may carry the provider's code only inside the text.
+    message = info.message or ""
+    return (
+        info.code in REFUSAL_CODES
+        or info.type in REFUSAL_TYPES
+        or any(code in message for code in REFUSAL_CODES)
+    )
 
 
 def _verify_image(data: bytes) -> tuple[str, int, int]:
@@ -573,11 +590,9 @@ def _data_url(image: InputImage) -> str:
 
 def _image_refs_json(
     images: Sequence[InputImage], mask: InputImage | None
-) -> dict[str, list[dict[str, str]]]:
-    refs = {"images": [{"image_url": _data_url(image)} for image in images]}
-    if mask is not None:
-        refs["mask"] = [{"image_url": _data_url(mask)}]
-    return refs
+) -> tuple[list[dict[str, str]], dict[str, str] | None]:
+    refs = [{"image_url": _data_url(image)} for image in images]
+    return refs, ({"image_url": _data_url(mask)} if mask is not None else None)
 
 
 def _image_fields(spec: ImageSpec) -> dict[str, Any]:

@@ -322,10 +322,15 @@ class Store:
         path = self.image_path(sha256)
         if not await _file_has_size(path, len(data)):
             await _write_atomically(path, data)
-        row = {"sha256": sha256, "mime": mime, "size": len(data), "width": width}
-        row |= {"height": height, "created_at": _now()}
         async with self._tx() as conn:
-            stmt = _insert(conn, images).values(row)
+            stmt = _insert(conn, images).values(
+                sha256=sha256,
+                mime=mime,
+                size=len(data),
+                width=width,
+                height=height,
+                created_at=_now(),
+            )
             await conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[images.c.sha256],
@@ -378,18 +383,29 @@ class Store:
     ) -> Job:
         """Record a queued job; its input images must already be stored."""
         now = _now()
-        values = {"kind": JobKind(kind).value, "status": JobStatus.QUEUED.value}
-        values |= {"prompt": prompt, "params": dict(params), "user_id": user_id}
-        values |= {"origin": dict(origin), "parent_job_id": parent_job_id}
-        values |= {"session_id": session_id, "attempts": 0, "created_at": now, "updated_at": now}
         linked = [("input", i, h) for i, h in enumerate(input_images)]
         linked += [("mask", 0, mask_image)] if mask_image else []
         async with self._tx() as conn:
-            result = await conn.execute(jobs.insert().values(values))
-            job_id = int(result.inserted_primary_key[0])
+            job_id = await _insert_id(
+                conn,
+                jobs,
+                kind=JobKind(kind).value,
+                status=JobStatus.QUEUED.value,
+                prompt=prompt,
+                params=dict(params),
+                user_id=user_id,
+                origin=dict(origin),
+                parent_job_id=parent_job_id,
+                session_id=session_id,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
             await _check_images(conn, [h for _, _, h in linked])
             if linked:
-                rows = [{"job_id": job_id, "role": r, "position": p, "sha256": h} for r, p, h in linked]
+                rows = [
+                    {"job_id": job_id, "role": r, "position": p, "sha256": h} for r, p, h in linked
+                ]
                 await conn.execute(job_images.insert(), rows)
             job = await _get_job(conn, job_id)
         assert job is not None
@@ -425,7 +441,11 @@ class Store:
         cost: float | None,
     ) -> Job:
         """Mark an active job done with its images; a job cancelled meanwhile stays cancelled."""
-        values = {"status": JobStatus.DONE.value, "result_text": result_text, "cost": cost}
+        values: dict[str, Any] = {
+            "status": JobStatus.DONE.value,
+            "result_text": result_text,
+            "cost": cost,
+        }
         outputs = [
             {"job_id": job_id, "role": "output", "position": i, "sha256": h}
             for i, h in enumerate(result_images)
@@ -436,8 +456,12 @@ class Store:
         self, job_id: int, *, error_code: str, error_message: str, result_text: str | None = None
     ) -> Job:
         """Mark an active job failed; the prompt and parameters stay for Retry."""
-        values = {"status": JobStatus.FAILED.value, "error_code": error_code}
-        values |= {"error_message": error_message, "result_text": result_text}
+        values = {
+            "status": JobStatus.FAILED.value,
+            "error_code": error_code,
+            "error_message": error_message,
+            "result_text": result_text,
+        }
         return await self._finish(job_id, values, [])
 
     async def _finish(
@@ -524,7 +548,7 @@ class Store:
             .group_by(jobs.c.user_id)
         )
         async with self._tx() as conn:
-            return {user: count for user, count in (await conn.execute(stmt)).tuples()}
+            return dict((await conn.execute(stmt)).tuples().all())
 
     async def job_lineage(self, job_id: int, limit: int = 50) -> list[Job]:
         """The job, then its parent, grandparent... at most ``limit`` jobs."""
@@ -557,13 +581,21 @@ class Store:
         parent_session_id: int | None = None,
     ) -> Session:
         now = _now()
-        values = {"thread_id": thread_id, "channel_id": channel_id, "guild_id": guild_id}
-        values |= {"owner_id": owner_id, "model": model, "family": str(family)}
-        values |= {"settings": dict(settings or {}), "parent_session_id": parent_session_id}
-        values |= {"created_at": now, "updated_at": now}
         async with self._tx() as conn:
-            result = await conn.execute(sessions.insert().values(values))
-            session_id = int(result.inserted_primary_key[0])
+            session_id = await _insert_id(
+                conn,
+                sessions,
+                thread_id=thread_id,
+                channel_id=channel_id,
+                guild_id=guild_id,
+                owner_id=owner_id,
+                model=model,
+                family=str(family),
+                settings=dict(settings or {}),
+                parent_session_id=parent_session_id,
+                created_at=now,
+                updated_at=now,
+            )
             return await _one_session(conn, sessions.c.id == session_id)
 
     async def get_session(self, session_id: int) -> Session | None:
@@ -618,15 +650,25 @@ class Store:
             last = await conn.scalar(
                 sa.select(sa.func.max(turns.c.position)).where(turns.c.session_id == session_id)
             )
-            values = {"session_id": session_id, "position": 0 if last is None else last + 1}
-            values |= {"role": role, "text": text, "reasoning_details": reasoning_details}
-            values |= {"job_id": job_id, "message_id": message_id, "status": status}
-            values |= {"version": version, "created_at": now}
-            result = await conn.execute(turns.insert().values(values))
-            turn_id = int(result.inserted_primary_key[0])
+            turn_id = await _insert_id(
+                conn,
+                turns,
+                session_id=session_id,
+                position=0 if last is None else last + 1,
+                role=role,
+                text=text,
+                reasoning_details=reasoning_details,
+                job_id=job_id,
+                message_id=message_id,
+                status=status,
+                version=version,
+                created_at=now,
+            )
             await _check_images(conn, images)
             if images:
-                rows = [{"turn_id": turn_id, "position": i, "sha256": h} for i, h in enumerate(images)]
+                rows = [
+                    {"turn_id": turn_id, "position": i, "sha256": h} for i, h in enumerate(images)
+                ]
                 await conn.execute(turn_images.insert(), rows)
             found = await _select_turns(conn, turns.select().where(turns.c.id == turn_id))
         return found[0]
@@ -649,13 +691,17 @@ class Store:
 
     async def set_channel_settings(self, channel_id: str, settings: dict[str, Any]) -> None:
         """Replace the channel's settings."""
-        row = {"channel_id": channel_id, "settings": dict(settings), "updated_at": _now()}
         async with self._tx() as conn:
-            stmt = _insert(conn, channel_settings).values(row)
+            stmt = _insert(conn, channel_settings).values(
+                channel_id=channel_id, settings=dict(settings), updated_at=_now()
+            )
             await conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[channel_settings.c.channel_id],
-                    set_={"settings": stmt.excluded.settings, "updated_at": stmt.excluded.updated_at},
+                    set_={
+                        "settings": stmt.excluded.settings,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
                 )
             )
 
@@ -703,9 +749,10 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 async def _sqlite_dir(engine: AsyncEngine) -> None:
     """SQLite can't create the directory of its database file; do it."""
     database = engine.url.database
-    if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
-        if not database.startswith("file:"):
-            await aiofiles.os.makedirs(Path(database).parent, exist_ok=True)
+    if engine.url.get_backend_name() != "sqlite" or not database:
+        return
+    if database != ":memory:" and not database.startswith("file:"):
+        await aiofiles.os.makedirs(Path(database).parent, exist_ok=True)
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -731,6 +778,12 @@ def _now() -> datetime:
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
     """An INSERT that takes ON CONFLICT, in the connection's dialect (SQLite or PostgreSQL)."""
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+async def _insert_id(conn: AsyncConnection, table: sa.Table, **values: Any) -> int:
+    """Insert one row and return its new ``id``."""
+    result = await conn.execute(table.insert().values(values).returning(table.c.id))
+    return int(result.scalar_one())
 
 
 async def _file_has_size(path: Path, size: int) -> bool:

@@ -627,6 +627,7 @@ async def test_moderation_block_is_refused_with_categories_and_not_retried(make_
     "error",
     [
         {"code": "content_policy_violation", "type": "invalid_request_error", "message": "policy"},
+        {"origin": "provider", "message": '{"code": "moderation_blocked", "message": "no"}'},
         {"type": "image_generation_user_error", "message": "blocked"},
     ],
 )
@@ -845,7 +846,14 @@ async def test_wrapped_base64_lines_are_accepted(make_client):
 
 
 @pytest.mark.parametrize(
-    "url", ["data:image/png,rawbytes", "data:image/png;base64,AAAA", "ftp://x/y.png"]
+    "url",
+    [
+        "data:image/png,rawbytes",
+        "data:image/png;base64,AAAA",
+        "ftp://x/y.png",
+        "https://exa mple.com:99999/x.png",
+        "https://",
+    ],
 )
 async def test_damaged_chat_image_urls_are_bad_response(make_client, url):
     answer = chat_answer({"content": "x", "images": [{"image_url": {"url": url}}]})

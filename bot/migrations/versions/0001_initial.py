@@ -7,6 +7,8 @@ Create Date: 2026-05-10
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,7 +20,7 @@ depends_on: str | None = None
 Snowflake = sa.String(32)
 
 
-def When(name: str, nullable: bool = False) -> sa.Column[object]:  # noqa: N802
+def timestamp(name: str, *, nullable: bool = False) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
@@ -30,7 +32,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("width", sa.Integer()),
         sa.Column("height", sa.Integer()),
-        When("created_at"),
+        timestamp("created_at"),
         sa.PrimaryKeyConstraint("sha256", name="pk_images"),
     )
     op.create_table(
@@ -45,8 +47,8 @@ def upgrade() -> None:
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("parent_session_id", sa.Integer()),
         sa.Column("head_turn_id", sa.Integer()),
-        When("created_at"),
-        When("updated_at"),
+        timestamp("created_at"),
+        timestamp("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_sessions"),
         sa.UniqueConstraint("thread_id", name="uq_sessions_thread_id"),
         sa.ForeignKeyConstraint(
@@ -71,13 +73,15 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("claimed_by", sa.String(200)),
         sa.Column("delivery", sa.JSON()),
-        When("created_at"),
-        When("started_at", nullable=True),
-        When("finished_at", nullable=True),
-        When("updated_at"),
+        timestamp("created_at"),
+        timestamp("started_at", nullable=True),
+        timestamp("finished_at", nullable=True),
+        timestamp("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_jobs"),
         sa.ForeignKeyConstraint(["parent_job_id"], ["jobs.id"], name="fk_jobs_parent_job_id_jobs"),
-        sa.ForeignKeyConstraint(["session_id"], ["sessions.id"], name="fk_jobs_session_id_sessions"),
+        sa.ForeignKeyConstraint(
+            ["session_id"], ["sessions.id"], name="fk_jobs_session_id_sessions"
+        ),
     )
     op.create_index("ix_jobs_status_created_at", "jobs", ["status", "created_at"])
     op.create_index("ix_jobs_user_id", "jobs", ["user_id"])
@@ -91,9 +95,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["job_id"], ["jobs.id"], name="fk_job_images_job_id_jobs", ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["sha256"], ["images.sha256"], name="fk_job_images_sha256_images"
-        ),
+        sa.ForeignKeyConstraint(["sha256"], ["images.sha256"], name="fk_job_images_sha256_images"),
     )
     op.create_table(
         "turns",
@@ -107,7 +109,7 @@ def upgrade() -> None:
         sa.Column("message_id", Snowflake),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("version", sa.Integer()),
-        When("created_at"),
+        timestamp("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_turns"),
         sa.UniqueConstraint("session_id", "position", name="uq_turns_session_id_position"),
         sa.ForeignKeyConstraint(
@@ -125,15 +127,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["turn_id"], ["turns.id"], name="fk_turn_images_turn_id_turns", ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["sha256"], ["images.sha256"], name="fk_turn_images_sha256_images"
-        ),
+        sa.ForeignKeyConstraint(["sha256"], ["images.sha256"], name="fk_turn_images_sha256_images"),
     )
     op.create_table(
         "channel_settings",
         sa.Column("channel_id", Snowflake, nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
-        When("updated_at"),
+        timestamp("updated_at"),
         sa.PrimaryKeyConstraint("channel_id", name="pk_channel_settings"),
     )
 

@@ -96,7 +96,7 @@ async def open_service(settings: Settings) -> AsyncIterator[ImageService]:
         await Store.open(settings.database, settings.data_dir) as store,
     ):
         limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
-        yield ImageService(router, store, catalog, limits)
+        yield ImageService(router, store, catalog, limits, worker=settings.worker_id)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, err: Console) -> int:

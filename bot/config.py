@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+    worker_id: str = Field("easel", min_length=1, max_length=64)
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
     health_port: int | None = Field(None, ge=1, le=65535)

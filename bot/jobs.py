@@ -77,7 +77,8 @@ class JobQueue:
         """Requeue what a previous process left queued or running; returns the job ids."""
         store = self.service.store
         for job in await store.jobs_with_status(JobStatus.RUNNING):
-            await store.requeue_job(job.id)
+            # Only this worker's own: another live process may be running the rest.
+            await store.requeue_job(job.id, worker=self.service.worker)
         jobs = await store.jobs_with_status(JobStatus.QUEUED)
         for job in jobs:
             self._waiting.setdefault(job.user_id or ANON, deque()).append(job.id)

@@ -220,7 +220,8 @@ class ImageService:
             if job.kind is JobKind.IMAGINE:
                 return await self.router.generate(job.prompt, spec, user=user)
             return await self.router.edit(job.prompt, inputs, spec, mask=mask, user=user)
-        message = RouterClient.user_message(job.prompt, inputs)
+        # base64 of large inputs: off the event loop
+        message = await asyncio.to_thread(RouterClient.user_message, job.prompt, inputs)
         return await self.chat_n(model.id, [message], spec, user=user)
 
     async def chat_n(self, model: str, messages: list[dict[str, Any]], spec: ImageSpec, *,

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import secrets
+import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -255,12 +256,11 @@ class Store:
     @classmethod
     async def open(cls, database_url: str, data_dir: Path) -> Store:
         """Connect, create ``data_dir/images`` and bring the schema up to date."""
-        await aiofiles.os.makedirs(data_dir / "images", exist_ok=True)
         engine = make_engine(database_url)
         try:
+            await aiofiles.os.makedirs(data_dir / "images", exist_ok=True)
             await _sqlite_dir(engine)
-            async with engine.begin() as conn:
-                await conn.run_sync(_upgrade)
+            await _migrate(engine)
         except BaseException as exc:
             await engine.dispose()
             if isinstance(exc, sa.exc.SQLAlchemyError | OSError):
@@ -269,7 +269,8 @@ class Store:
                     f"Could not open the database {where}: {type(exc).__name__}"
                 ) from exc
             raise
-        log.info("store open: %s, images in %s", engine.url.render_as_string(), data_dir)
+        where = engine.url.render_as_string(hide_password=True)
+        log.info("store open: %s, images in %s", where, data_dir)
         return cls(engine, data_dir)
 
     async def close(self) -> None:
@@ -301,7 +302,7 @@ class Store:
         try:
             async with self._engine.begin() as conn:
                 yield conn
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError) as exc:
             orig = getattr(exc, "orig", None) or exc
             raise StorageError(detail=f"{type(exc).__name__}: {str(orig)[:200]}") from exc
 
@@ -321,7 +322,10 @@ class Store:
             sha256 = hashlib.sha256(data).hexdigest()
         path = self.image_path(sha256)
         if not await _file_has_size(path, len(data)):
-            await _write_atomically(path, data)
+            try:
+                await _write_atomically(path, data)
+            except OSError as exc:
+                raise StorageError(detail=f"writing image {sha256[:12]}: {exc}") from exc
         async with self._tx() as conn:
             stmt = _insert(conn, images).values(
                 sha256=sha256,
@@ -344,7 +348,7 @@ class Store:
         return _image(stored._mapping)
 
     async def image_info(self, sha256: str) -> StoredImage | None:
-        self.image_path(sha256)
+        self.image_path(sha256)  # refuses anything but a hash
         async with self._tx() as conn:
             row = (await conn.execute(images.select().where(images.c.sha256 == sha256))).first()
         return None if row is None else _image(row._mapping)
@@ -472,7 +476,7 @@ class Store:
             result = await conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))
-                .values(values, finished_at=now, updated_at=now)
+                .values({**values, "finished_at": now, "updated_at": now})
             )
             if result.rowcount == 1 and outputs:
                 await _check_images(conn, [o["sha256"] for o in outputs])
@@ -530,13 +534,18 @@ class Store:
     async def set_delivery(
         self, job_id: int, delivery: dict[str, Any], *, only_if_unset: bool = True
     ) -> bool:
-        """Record where a result was posted; with ``only_if_unset``, only the first caller wins."""
+        """Record where a result was posted; with ``only_if_unset``, only the first caller wins.
+
+        An empty ``delivery`` clears it, so the next ``only_if_unset`` caller can claim it again.
+        """
         conditions = [jobs.c.id == job_id]
         if only_if_unset:
             conditions.append(jobs.c.delivery.is_(None))
         async with self._tx() as conn:
             result = await conn.execute(
-                jobs.update().where(*conditions).values(delivery=dict(delivery), updated_at=_now())
+                jobs.update()
+                .where(*conditions)
+                .values(delivery=dict(delivery) or None, updated_at=_now())
             )
         return result.rowcount == 1
 
@@ -548,7 +557,7 @@ class Store:
             .group_by(jobs.c.user_id)
         )
         async with self._tx() as conn:
-            return dict((await conn.execute(stmt)).tuples().all())
+            return {row[0]: row[1] for row in await conn.execute(stmt)}
 
     async def job_lineage(self, job_id: int, limit: int = 50) -> list[Job]:
         """The job, then its parent, grandparent... at most ``limit`` jobs."""
@@ -618,7 +627,7 @@ class Store:
             result = await conn.execute(
                 sessions.update()
                 .where(sessions.c.id == session_id)
-                .values(fields, updated_at=_now())
+                .values({**fields, "updated_at": _now()})
             )
             if result.rowcount != 1:
                 raise NotFound(detail=f"session {session_id}")
@@ -734,7 +743,7 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in (
         "journal_mode=WAL",
-        "synchronous=NORMAL",
+        "synchronous=FULL",  # a committed job survives a power cut, like the image files
         "foreign_keys=ON",
         f"busy_timeout={BUSY_TIMEOUT_S * 1000}",
     ):
@@ -743,7 +752,10 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front (waiting up to the busy timeout), for
+    # transactions that read before they write and must not lose a race to another process.
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 async def _sqlite_dir(engine: AsyncEngine) -> None:
@@ -761,6 +773,21 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     config.attributes["connection"] = connection
     return config
+
+
+async def _migrate(engine: AsyncEngine) -> None:
+    """Upgrade to head, one migration run at a time: per process, per SQLite file, per server."""
+    # Alembic keeps the running migration in module globals, so runs in one process take turns.
+    lock = _migration_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock, engine.connect() as conn:
+        conn = await conn.execution_options(sqlite_immediate=True)
+        async with conn.begin():
+            await conn.run_sync(_upgrade)
+
+
+_migration_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _upgrade(connection: sa.Connection) -> None:
@@ -858,7 +885,7 @@ async def _select_jobs(conn: AsyncConnection, stmt: sa.Select[Any]) -> list[Job]
             .where(job_images.c.job_id.in_(ids))
             .order_by(job_images.c.job_id, job_images.c.role, job_images.c.position)
         )
-        for job_id, role, sha256 in image_rows.tuples():
+        for job_id, role, sha256 in image_rows:
             linked[job_id][role].append(sha256)
     return [_job(row, linked[row["id"]]) for row in rows]
 
@@ -920,7 +947,7 @@ async def _select_turns(conn: AsyncConnection, stmt: sa.Select[Any]) -> list[Tur
             .where(turn_images.c.turn_id.in_([row["id"] for row in rows]))
             .order_by(turn_images.c.turn_id, turn_images.c.position)
         )
-        for turn_id, sha256 in image_rows.tuples():
+        for turn_id, sha256 in image_rows:
             linked[turn_id].append(sha256)
     return [
         Turn(

@@ -21,7 +21,7 @@ class StubStore:
     async def jobs_with_status(self, *statuses):
         return [j for j in self.jobs.values() if j.status in statuses]
 
-    async def requeue_job(self, job_id):
+    async def requeue_job(self, job_id, worker=None):
         self.requeued.append(job_id)
         old = self.jobs[job_id]
         self.jobs[job_id] = Job(id=old.id, kind=old.kind, prompt=old.prompt, params={},
@@ -41,6 +41,7 @@ class StubService:
         self.active = 0
         self.peak = 0
         self.fail: dict[int, Exception] = {}
+        self.worker = "test-worker"
 
     async def run(self, job_id):
         self.started.append(job_id)

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 DECODABLE = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
-IMAGES_SIZES = {"1024x1024": (1024, 1024), "1536x1024": (1536, 1024), "1024x1536": (1024, 1536)}
+SIZE_PIXELS = {"1024x1024": (1024, 1024), "1536x1024": (1536, 1024), "1024x1536": (1024, 1536)}
 
 
 class BadImage(ValueError):
@@ -52,7 +52,9 @@ def inspect(data: bytes) -> ImageInfo:
 def snap_size(width: int, height: int) -> str:
     """The Images API size nearest in aspect ratio to a picture (used for size=auto edits)."""
     ratio = math.log(width / height)
-    return min(IMAGES_SIZES, key=lambda s: abs(math.log(IMAGES_SIZES[s][0] / IMAGES_SIZES[s][1]) - ratio))
+    return min(
+        SIZE_PIXELS, key=lambda s: abs(math.log(SIZE_PIXELS[s][0] / SIZE_PIXELS[s][1]) - ratio)
+    )
 
 
 def nearest_ratio(width: int, height: int, ratios: dict[str, tuple[int, int]]) -> str:
@@ -86,7 +88,9 @@ def _noise(rng: random.Random, size: tuple[int, int], scale: int) -> Image.Image
 
 def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     gradient = Image.linear_gradient("L").rotate(rng.choice((0, 90, 180, 270))).resize(size)
-    base = Image.composite(Image.new("RGB", size, _colour(rng)), Image.new("RGB", size, _colour(rng)), gradient)
+    base = Image.composite(
+        Image.new("RGB", size, _colour(rng)), Image.new("RGB", size, _colour(rng)), gradient
+    )
     blotches = ImageOps.colorize(_noise(rng, size, 32), _colour(rng), _colour(rng))
     base = Image.blend(base, blotches, 0.3)
     # Fine grain so PNGs are not unrealistically small.
@@ -100,7 +104,12 @@ def _shapes(rng: random.Random, img: Image.Image, alpha: Image.Image) -> None:
     w, h = img.size
     for _ in range(rng.randint(3, 7)):
         x0, y0 = rng.randrange(w), rng.randrange(h)
-        box = (x0, y0, min(w, x0 + rng.randint(w // 8, w // 2)), min(h, y0 + rng.randint(h // 8, h // 2)))
+        box = (
+            x0,
+            y0,
+            min(w, x0 + rng.randint(w // 8, w // 2)),
+            min(h, y0 + rng.randint(h // 8, h // 2)),
+        )
         shape = rng.choice(("ellipse", "rectangle", "polygon"))
         if shape == "polygon":
             points = [(rng.randrange(w), rng.randrange(h)) for _ in range(rng.randint(3, 6))]
@@ -115,7 +124,9 @@ def _caption(img: Image.Image, prompt: str) -> None:
     """The prompt written in a corner, so a human can tell pictures apart."""
     font = ImageFont.load_default(size=max(12, img.height // 40))
     text = prompt if len(prompt) <= 60 else prompt[:57] + "..."
-    ImageDraw.Draw(img).text((12, 12), text, fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
+    ImageDraw.Draw(img).text(
+        (12, 12), text, fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0)
+    )
 
 
 def _merge_input(generated: Image.Image, base: bytes, mask: bytes | None) -> Image.Image:
@@ -165,7 +176,9 @@ def huge(size: tuple[int, int], fmt: str = "png") -> bytes:
     gradient = Image.linear_gradient("L").resize(size)
     flipped = gradient.transpose(Image.Transpose.ROTATE_180)
     base = Image.merge("RGB", (gradient, flipped, Image.new("L", size, 110)))
-    blotches = Image.effect_noise((w // 64 + 1, h // 64 + 1), 64).resize(size, Image.Resampling.BICUBIC)
+    blotches = Image.effect_noise((w // 64 + 1, h // 64 + 1), 64).resize(
+        size, Image.Resampling.BICUBIC
+    )
     base = Image.blend(base, ImageOps.colorize(blotches, (20, 40, 90), (230, 200, 120)), 0.45)
     # One 1024px grain tile repeated: deflate's 32 KiB window cannot see the repeats, and
     # making noise for 17 megapixels directly would be several times slower.

@@ -131,7 +131,9 @@ def status_error(
         page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{message}</p></body></html>"
         return HttpError(status, page, headers=headers)
     if shape == "openai":
-        type_ = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        type_ = _OPENAI_TYPES.get(
+            status, "server_error" if status >= 500 else "invalid_request_error"
+        )
         code = "rate_limit_exceeded" if status == 429 else None
         return HttpError(status, openai_body(message, type_=type_, code=code), headers=headers)
     origin = "provider" if status >= 500 else "router"

@@ -1,0 +1,118 @@
+"""Mask pixel work on decoded images: edit alpha, region presets, shape check, preview tint.
+
+One convention throughout, OpenAI's: alpha 0 marks the area to edit, alpha 255 the area to keep.
+Bytes, formats and Pillow error mapping live in ``bot.images``; this module sees decoded images only.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from bot.errors import MaskMismatch
+
+EDIT = 0
+KEEP = 255
+PRESETS = ("left", "right", "top", "bottom", "center", "border")
+ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+
+_BORDER = 0.15  # width of the "border" frame, as a share of each side
+_SHAPE_TOLERANCE = 0.01  # aspect ratios this close count as the same shape
+_TINT = (255, 0, 255)
+# Read by brightness: white (>= 128) paints the edit area.
+_BRIGHTNESS_TO_ALPHA = [KEEP] * 128 + [EDIT] * 128
+
+
+def declares_alpha(img: Image.Image) -> bool:
+    """Whether the mode or a tRNS/transparency entry can make pixels see-through."""
+    return img.mode in ALPHA_MODES or "transparency" in img.info
+
+
+def alpha_min(img: Image.Image) -> int:
+    """The lowest alpha value of an image that has an alpha band."""
+    return _lowest(img.getchannel("A"))
+
+
+def _lowest(band: Image.Image) -> int:
+    low = band.getextrema()[0]
+    assert isinstance(low, int | float)  # a single band gives (min, max)
+    return int(low)
+
+
+def as_rgba(img: Image.Image) -> Image.Image:
+    """``img`` in RGBA, without a copy when it already is."""
+    return img if img.mode == "RGBA" else img.convert("RGBA")
+
+
+def is_transparent(img: Image.Image) -> bool:
+    """Whether any pixel has alpha below 255."""
+    return declares_alpha(img) and alpha_min(as_rgba(img)) < KEEP
+
+
+def edit_alpha(img: Image.Image) -> Image.Image:
+    """The mask as an L image, 0 = edit and 255 = keep.
+
+    A mask with real transparency keeps its alpha. One without (L, RGB, P without
+    transparency, or an alpha that is opaque everywhere) is read by brightness, the common
+    inpainting convention: white means "edit here", black means "keep".
+    """
+    if declares_alpha(img):
+        alpha = as_rgba(img).getchannel("A")
+        if _lowest(alpha) < KEEP:
+            return alpha
+    return img.convert("L").point(_BRIGHTNESS_TO_ALPHA)
+
+
+def check_shape(mask_size: tuple[int, int], size: tuple[int, int]) -> None:
+    """Raise MaskMismatch unless the two sizes have the same aspect ratio within 1 %."""
+    (mw, mh), (w, h) = mask_size, size
+    if abs(mw * h - w * mh) > _SHAPE_TOLERANCE * w * mh:
+        raise MaskMismatch(
+            f"The mask is {mw}×{mh} but the image is {w}×{h}; they need the same shape. "
+            "Draw the mask over a copy of the image, or pick a region instead."
+        )
+
+
+def fit_alpha(alpha: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``alpha`` at exactly ``size``: resized when only the scale differs, else MaskMismatch."""
+    if alpha.size == size:
+        return alpha
+    check_shape(alpha.size, size)
+    # NEAREST keeps a hard-edged mask hard-edged.
+    return alpha.resize(size, Image.Resampling.NEAREST)
+
+
+def region_alpha(size: tuple[int, int], preset: str) -> Image.Image:
+    """An L mask of ``size`` whose edit area is the named region (see ``PRESETS``)."""
+    w, h = size
+    if w < 1 or h < 1:
+        raise ValueError(f"mask size must be positive, got {w}x{h}")
+    if preset == "border":
+        dx, dy = round(w * _BORDER), round(h * _BORDER)
+        alpha = Image.new("L", size, EDIT)
+        alpha.paste(KEEP, (dx, dy, w - dx, h - dy))
+        return alpha
+    boxes = {
+        "left": (0, 0, w // 2, h),
+        "right": (w // 2, 0, w, h),
+        "top": (0, 0, w, h // 2),
+        "bottom": (0, h // 2, w, h),
+        "center": (w // 4, h // 4, w - w // 4, h - h // 4),
+    }
+    if preset not in boxes:
+        raise ValueError(f"unknown region {preset!r}; choose one of {', '.join(PRESETS)}")
+    alpha = Image.new("L", size, KEEP)
+    alpha.paste(EDIT, boxes[preset])
+    return alpha
+
+
+def rgba_mask(alpha: Image.Image) -> Image.Image:
+    """A black RGBA image carrying ``alpha``: the mask file the router gets."""
+    black = Image.new("L", alpha.size, 0)
+    return Image.merge("RGBA", (black, black, black, alpha))
+
+
+def tint(base: Image.Image, alpha: Image.Image) -> Image.Image:
+    """``base`` (RGB) with the edit area tinted magenta and the kept area dimmed."""
+    tinted = Image.blend(base, Image.new("RGB", base.size, _TINT), 0.45)
+    dimmed = Image.blend(base, Image.new("RGB", base.size, (0, 0, 0)), 0.55)
+    return Image.composite(dimmed, tinted, alpha)

@@ -1,0 +1,406 @@
+"""The fake Requesty router: an aiohttp server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import ipaddress
+import json
+import logging
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+from PIL import Image
+
+from . import responses
+from .faults import TRANSPORT_KINDS, Fault, FaultError, FaultQueue
+from .protocol import (
+    MAX_EDIT_IMAGE_BYTES,
+    MAX_EDIT_IMAGES,
+    HttpError,
+    invalid,
+    moderation_blocked,
+    origin_body,
+    status_error,
+    unauthorized,
+)
+from .validation import Upload, parse_chat, parse_edit_form, parse_edit_json, parse_generation
+
+log = logging.getLogger("tests.fakes.router")
+
+HANG_LIMIT = 600.0
+# Sixteen 50 MB images plus the form fields around them.
+CLIENT_MAX_SIZE = MAX_EDIT_IMAGES * MAX_EDIT_IMAGE_BYTES + 16 * 1024 * 1024
+BODY_KEY = web.RequestKey("body", object)  # the parsed body, read once by the middleware
+FAULT_KEY = web.RequestKey("fault", object)  # the kind of the body fault to apply, or None
+ELIDE_OVER = 2000  # characters; data URLs in /_fake/requests are summarised past this
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the router saw it (Authorization removed).
+
+    ``body`` is the parsed JSON, or for multipart a dict of fields where files are summaries
+    ``{filename, content_type, size, sha256, width, height}`` and names ending in ``[]`` or
+    sent twice hold lists. ``status`` is None while in flight or when the connection was dropped.
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    content_type: str
+    body: Any = None
+    status: int | None = None
+    fault: str | None = None
+
+    def to_dict(self, *, full: bool = False) -> dict[str, Any]:
+        data = asdict(self)
+        return data if full else _elide(data)
+
+
+def _elide(value: Any) -> Any:
+    """Long strings (base64 images) become a short fingerprint so listings stay small."""
+    if isinstance(value, str) and len(value) > ELIDE_OVER:
+        digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+        return f"{value[:64]}...<{len(value)} chars, sha256 {digest}>"
+    if isinstance(value, dict):
+        return {k: _elide(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_elide(v) for v in value]
+    return value
+
+
+class _BadBody:
+    """Marker for a body that could not be parsed; the handler turns it into a 400."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _summarise_upload(upload: Upload) -> dict[str, Any]:
+    width = height = None
+    try:
+        with Image.open(io.BytesIO(upload.data)) as img:  # header only, no decoding
+            width, height = img.size
+    except Exception:  # not an image: the summary says so by leaving the size empty
+        pass
+    return {
+        "filename": upload.filename,
+        "content_type": upload.content_type,
+        "size": upload.size,
+        "sha256": hashlib.sha256(upload.data).hexdigest(),
+        "width": width,
+        "height": height,
+    }
+
+
+def _summarise_form(form: dict[str, list[str | Upload]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, values in form.items():
+        shown = [_summarise_upload(v) if isinstance(v, Upload) else v for v in values]
+        out[name] = shown if name.endswith("[]") or len(shown) > 1 else shown[0]
+    return out
+
+
+async def _read_upload(part: Any) -> Upload:
+    """Read a file part, keeping at most one byte past the 50 MB limit in memory."""
+    chunks, size = [], 0
+    while chunk := await part.read_chunk(1024 * 1024):
+        size += len(chunk)
+        if size <= MAX_EDIT_IMAGE_BYTES + 1:
+            chunks.append(chunk)
+    return Upload(part.filename, part.headers.get("Content-Type"), b"".join(chunks), size)
+
+
+async def _read_form(request: web.Request) -> dict[str, list[str | Upload]]:
+    form: dict[str, list[str | Upload]] = {}
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):  # nested multipart: not something clients send
+            raise ValueError("nested multipart bodies are not supported")
+        value: str | Upload = (
+            await _read_upload(part) if part.filename is not None else await part.text()
+        )
+        form.setdefault(part.name or "", []).append(value)
+    return form
+
+
+def _check_loopback(host: str) -> None:
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"the fake router only listens on loopback, not {host!r}")
+
+
+class FakeRouter:
+    """A loopback stand-in for router.requesty.ai, strict about every field it is sent."""
+
+    def __init__(
+        self, *, api_keys: tuple[str, ...] | list[str] = ("test-key",), host: str = "127.0.0.1"
+    ) -> None:
+        _check_loopback(host)
+        self.api_keys = frozenset(api_keys)
+        self.host = host
+        self.base_url = ""
+        self.requests: list[RecordedRequest] = []
+        self.faults = FaultQueue()
+        self._files: dict[str, tuple[bytes, str]] = {}
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, port: int = 0) -> str:
+        """Listen on ``host:port`` (0 picks a free port); returns the base URL ending in /v1."""
+        if self._runner is not None:
+            raise RuntimeError("the fake router is already running")
+        self._stopping = asyncio.Event()
+        app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=[self._middleware])
+        self._add_routes(app)
+        # A short shutdown: stop() releases hanging handlers first, so nothing should linger.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, port).start()
+        bound = self._runner.addresses[0][1]
+        netloc = f"[{self.host}]" if ":" in self.host else self.host
+        self.base_url = f"http://{netloc}:{bound}/v1"
+        return self.base_url
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeRouter:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ----- control ---------------------------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> None:
+        self.faults.add(fault)
+
+    def reset(self) -> None:
+        """Forget pending faults and recorded requests (download files stay available)."""
+        self.faults.clear()
+        self.requests.clear()
+
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/images/generations", self._generations)
+        app.router.add_post("/v1/images/edits", self._edits)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/files/{file_id}", self._download)
+        app.router.add_post("/_fake/faults", self._post_faults)
+        app.router.add_get("/_fake/faults", self._get_faults)
+        app.router.add_post("/_fake/reset", self._post_reset)
+        app.router.add_get("/_fake/requests", self._get_requests)
+
+    async def _post_faults(self, request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+            items = data if isinstance(data, list) else [data]
+            faults = [Fault.from_dict(item) for item in items]
+        except (ValueError, FaultError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        for fault in faults:
+            self.add_fault(fault)
+        return await self._get_faults(request)
+
+    async def _get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response({"faults": [f.to_dict() for f in self.faults.pending()]})
+
+    async def _post_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"ok": True})
+
+    async def _get_requests(self, request: web.Request) -> web.Response:
+        full = request.query.get("full") in ("1", "true")
+        items = await asyncio.to_thread(lambda: [r.to_dict(full=full) for r in list(self.requests)])
+        return web.json_response({"requests": items})
+
+    # ----- the pipeline every /v1 request goes through --------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/_fake/"):
+            return await handler(request)
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers={
+                k.lower(): v for k, v in request.headers.items() if k.lower() != "authorization"
+            },
+            content_type=request.content_type,
+        )
+        self.requests.append(record)
+        started = asyncio.get_running_loop().time()
+        try:
+            response = await self._serve(request, handler, record)
+        except HttpError as err:
+            response = self._error_response(err)
+        except web.HTTPException as exc:  # no such route or method: answer in the router's shape
+            response = self._error_response(HttpError(exc.status, origin_body(exc.reason)))
+        if (
+            record.fault != "drop"
+            and request.transport is not None
+            and not request.transport.is_closing()
+        ):
+            record.status = response.status
+        elapsed = asyncio.get_running_loop().time() - started
+        log.info("%s %s -> %s%s %.3fs", request.method, request.path, record.status or "dropped",
+                 f" (fault {record.fault})" if record.fault else "", elapsed)  # fmt: skip
+        return response
+
+    async def _serve(
+        self, request: web.Request, handler: Any, record: RecordedRequest
+    ) -> web.StreamResponse:
+        request[BODY_KEY] = await self._read_body(request, record)
+        self._authorize(request)
+        fault = self.faults.take(request.method, request.path)
+        request[FAULT_KEY] = fault.kind if fault else None
+        record.fault = request[FAULT_KEY]
+        if fault is not None and fault.kind in TRANSPORT_KINDS:
+            early = await self._transport_fault(request, fault)
+            if early is not None:
+                return early
+        return await handler(request)
+
+    async def _read_body(self, request: web.Request, record: RecordedRequest) -> Any:
+        if request.method != "POST":
+            return None
+        try:
+            if request.content_type == "multipart/form-data":
+                form = await _read_form(request)
+                record.body = await asyncio.to_thread(_summarise_form, form)
+                return form
+            raw = await request.read()
+            if request.content_type != "application/json":
+                return _BadBody(
+                    f"Unsupported Content-Type {request.content_type!r}; send application/json."
+                )
+            record.body = await asyncio.to_thread(json.loads, raw)
+            return record.body
+        except web.HTTPRequestEntityTooLarge:
+            raise
+        except ValueError as exc:
+            return _BadBody(f"We could not parse the body of your request: {exc}")
+
+    def _authorize(self, request: web.Request) -> None:
+        header = request.headers.get("Authorization")
+        if header is None and request.method != "POST":
+            return  # GET /models and file downloads work without a key
+        if header is None:
+            raise unauthorized("Missing API key. Send 'Authorization: Bearer <key>'.")
+        scheme, _, key = header.partition(" ")
+        if request.path.startswith("/v1/files/"):
+            return  # downloads are pre-signed URLs: whatever header a client adds is ignored
+        if scheme.lower() != "bearer" or key.strip() not in self.api_keys:
+            raise unauthorized("Invalid API key.")
+
+    async def _transport_fault(
+        self, request: web.Request, fault: Fault
+    ) -> web.StreamResponse | None:
+        """Apply a status/latency/hang/drop fault; None means "go on and answer normally"."""
+        if fault.kind == "status":
+            raise status_error(fault.status, fault.shape, fault.message, fault.retry_after)
+        if fault.kind == "latency" and not await self._pause(fault.seconds):
+            return None
+        if fault.kind == "hang":
+            await self._pause(HANG_LIMIT)
+        return self._drop(request)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep, cut short by stop(); True if the server is stopping."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    @staticmethod
+    def _drop(request: web.Request) -> web.StreamResponse:
+        """Close the TCP connection without a byte of response.
+
+        aiohttp then fails to write the returned response and treats that as a client
+        disconnect, which it ignores quietly.
+        """
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=500)
+
+    @staticmethod
+    def _error_response(err: HttpError) -> web.Response:
+        body, content_type = err.payload()
+        return web.Response(
+            status=err.status, body=body, content_type=content_type, headers=err.headers
+        )
+
+    # ----- endpoints -------------------------------------------------------------------------
+
+    @staticmethod
+    def _json_body(request: web.Request) -> Any:
+        body = request[BODY_KEY]
+        if isinstance(body, _BadBody):
+            raise invalid(None, body.message, "invalid_json")
+        if body is None:
+            raise invalid(None, "The request body is empty; send a JSON object.", "invalid_json")
+        return body
+
+    def _store_file(self, data: bytes, mime: str) -> str:
+        file_id = f"file_{secrets.token_hex(12)}"
+        self._files[file_id] = (data, mime)
+        return f"{self.base_url}/files/{file_id}"
+
+    def _resolve_file(self, file_id: str) -> bytes | None:
+        entry = self._files.get(file_id)
+        return entry[0] if entry else None
+
+    async def _images_answer(self, job: Any, fault: str | None) -> web.Response:
+        if fault == "refusal":
+            raise moderation_blocked()
+        body = await asyncio.to_thread(responses.images_body, job, fault, self._store_file)
+        return web.Response(body=body, content_type="application/json")
+
+    async def _generations(self, request: web.Request) -> web.Response:
+        job = await asyncio.to_thread(parse_generation, self._json_body(request))
+        return await self._images_answer(job, request[FAULT_KEY])
+
+    async def _edits(self, request: web.Request) -> web.Response:
+        body = request[BODY_KEY]
+        if isinstance(body, dict) and request.content_type == "multipart/form-data":
+            job = await asyncio.to_thread(parse_edit_form, body)
+        else:
+            job = await asyncio.to_thread(
+                parse_edit_json, self._json_body(request), self._resolve_file
+            )
+        return await self._images_answer(job, request[FAULT_KEY])
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        job = await asyncio.to_thread(parse_chat, self._json_body(request))
+        body = await asyncio.to_thread(responses.chat_body, job, request[FAULT_KEY])
+        return web.Response(body=body, content_type="application/json")
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if request[FAULT_KEY] == "malformed_json":
+            return web.Response(body=responses.MALFORMED_BODY, content_type="application/json")
+        return web.json_response(responses.models_body())
+
+    async def _download(self, request: web.Request) -> web.Response:
+        entry = self._files.get(request.match_info["file_id"])
+        if entry is None:
+            raise HttpError(404, origin_body("File not found"))
+        return web.Response(body=entry[0], content_type=entry[1])

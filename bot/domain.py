@@ -132,6 +132,8 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     delivery: dict[str, Any] = field(default_factory=dict)  # where the result was posted
+    attempts: int = 0
+    claimed_by: str | None = None  # the worker that ran it last
 
     @property
     def spec(self) -> ImageSpec:
@@ -147,3 +149,39 @@ class JobResult:
     text: str | None = None
     cost: float | None = None
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Session:
+    """A conversation (usually an Easel thread) that refines images turn by turn."""
+
+    id: int
+    model: str
+    family: str
+    thread_id: str | None = None
+    channel_id: str | None = None
+    guild_id: str | None = None
+    owner_id: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    parent_session_id: int | None = None
+    head_turn_id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of a session, as replayed to a chat model."""
+
+    id: int
+    session_id: int
+    position: int
+    role: str
+    text: str | None
+    images: tuple[str, ...] = ()
+    reasoning_details: list[Any] | None = None
+    job_id: int | None = None
+    message_id: str | None = None
+    status: str = "ok"
+    version: int | None = None
+    created_at: datetime | None = None

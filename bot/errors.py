@@ -21,6 +21,9 @@ The tree::
     │   ├── Refused                  moderation/content filter; carries the model's own text
     │   ├── NoImage                  a 200 answer without an image          (retryable)
     │   └── BadResponse              malformed JSON, truncated or undecodable image data (retryable)
+    ├── StorageError                 the database or image files failed      (retryable)
+    │   ├── NotFound                 no such job or session
+    │   └── ImageMissing             a stored image file is gone or damaged
     ├── DeliveryError                Discord would not take the result (too large, no permission)
     └── JobCancelled                 the user cancelled the job
 
@@ -113,8 +116,9 @@ class RateLimited(RouterError):
     retryable = True
     default_message = "The image service is busy (rate limited)."
 
-    def __init__(self, user_message: str | None = None, *, retry_after: float | None = None,
-                 **kwargs: object) -> None:
+    def __init__(
+        self, user_message: str | None = None, *, retry_after: float | None = None, **kwargs: object
+    ) -> None:
         self.retry_after = retry_after
         if user_message is None:
             when = f" Try again in about {max(1, round(retry_after))} s." if retry_after else ""
@@ -152,8 +156,14 @@ class Refused(RouterError):
     code = "refused"
     default_message = "The model refused this request."
 
-    def __init__(self, user_message: str | None = None, *, model_text: str | None = None,
-                 categories: tuple[str, ...] = (), **kwargs: object) -> None:
+    def __init__(
+        self,
+        user_message: str | None = None,
+        *,
+        model_text: str | None = None,
+        categories: tuple[str, ...] = (),
+        **kwargs: object,
+    ) -> None:
         self.model_text = model_text
         self.categories = categories
         if user_message is None:
@@ -170,8 +180,9 @@ class NoImage(RouterError):
     retryable = True
     default_message = "The model answered without an image."
 
-    def __init__(self, user_message: str | None = None, *, model_text: str | None = None,
-                 **kwargs: object) -> None:
+    def __init__(
+        self, user_message: str | None = None, *, model_text: str | None = None, **kwargs: object
+    ) -> None:
         self.model_text = model_text
         if user_message is None:
             user_message = self.default_message
@@ -194,3 +205,20 @@ class DeliveryError(EaselError):
 class JobCancelled(EaselError):
     code = "cancelled"
     default_message = "The job was cancelled."
+
+
+class StorageError(EaselError):
+    """The database or the image files could not be read or written."""
+
+    code = "storage"
+    default_message = "The bot's storage isn't working right now. Try again in a minute."
+
+
+class NotFound(StorageError):
+    code = "not_found"
+    default_message = "That job or session no longer exists."
+
+
+class ImageMissing(StorageError):
+    code = "image_missing"
+    default_message = "A stored image is missing, so this can't be redone. Start a new request."

@@ -206,8 +206,11 @@ def fit_under(data: bytes, limit: int, *, prefer: str | None = None) -> FittedIm
             img.draft(None, (max(1, int(img.width * keep)), max(1, int(img.height * keep))))
         img.load()
         ImageOps.exif_transpose(img, in_place=True)
-        small_png = mime == MIME_PNG and (img.mode == "P" or full_pixels <= _SMALL_PIXELS)
-        fitted = _fit(img, limit, target=target, allow_png=target == MIME_PNG or small_png)
+        # Lossless sources that PNG stores well (palette or small) try PNG before going lossy.
+        lossless = mime in (MIME_PNG, MIME_GIF) and (
+            img.mode == "P" or full_pixels <= _SMALL_PIXELS
+        )
+        fitted = _fit(img, limit, target=target, allow_png=target == MIME_PNG or lossless)
     scaled = fitted.width * fitted.height < full_pixels
     return FittedImage(fitted.data, fitted.mime, fitted.width, fitted.height, True, scaled)
 

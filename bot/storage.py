@@ -19,7 +19,6 @@ import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -34,8 +33,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.domain import Job, JobKind, JobStatus, StoredImage
-from bot.errors import ConfigError, EaselError
+from bot.domain import Job, JobKind, JobStatus, Session, StoredImage, Turn
+from bot.errors import ConfigError, ImageMissing, NotFound, StorageError
+from bot.schema import (
+    channel_settings,
+    images,
+    job_images,
+    jobs,
+    sessions,
+    turn_images,
+    turns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,197 +53,6 @@ HASH_IN_THREAD_BYTES = 256 * 1024  # below this, hashing is quicker than a threa
 MIGRATION_LOCK = 0x6561_7365_6C  # "easel": one process migrates at a time on PostgreSQL
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class StorageError(EaselError):
-    """The database or the image files could not be read or written."""
-
-    code = "storage"
-    default_message = "The bot's storage isn't working right now. Try again in a minute."
-
-
-class NotFound(StorageError):
-    code = "not_found"
-    default_message = "That job or session no longer exists."
-
-
-class ImageMissing(StorageError):
-    code = "image_missing"
-    default_message = "A stored image is missing, so this can't be redone. Start a new request."
-
-
-# -- schema ------------------------------------------------------------------------------------
-class UtcDateTime(sa.TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out, also on SQLite, which keeps no offset."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-Snowflake = sa.String(32)  # Discord ids, kept as text: exact everywhere, JSON-safe
-Json = sa.JSON(none_as_null=True)  # Python None is SQL NULL, so "IS NULL" means unset
-
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-images = sa.Table(
-    "images",
-    metadata,
-    sa.Column("sha256", sa.String(64), primary_key=True),
-    sa.Column("mime", sa.String(64), nullable=False),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("width", sa.Integer),
-    sa.Column("height", sa.Integer),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-)
-
-sessions = sa.Table(
-    "sessions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("thread_id", Snowflake, unique=True),
-    sa.Column("channel_id", Snowflake),
-    sa.Column("guild_id", Snowflake),
-    sa.Column("owner_id", Snowflake),
-    sa.Column("model", sa.String(200), nullable=False),
-    sa.Column("family", sa.String(16), nullable=False),
-    sa.Column("settings", Json, nullable=False),
-    sa.Column("parent_session_id", sa.Integer, sa.ForeignKey("sessions.id")),
-    sa.Column("head_turn_id", sa.Integer),  # no foreign key: turns already point at sessions
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
-)
-
-jobs = sa.Table(
-    "jobs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("prompt", sa.Text, nullable=False),
-    sa.Column("params", Json, nullable=False),
-    sa.Column("user_id", Snowflake, index=True),
-    sa.Column("origin", Json, nullable=False),
-    sa.Column("parent_job_id", sa.Integer, sa.ForeignKey("jobs.id")),
-    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id")),
-    sa.Column("result_text", sa.Text),
-    sa.Column("error_code", sa.String(64)),
-    sa.Column("error_message", sa.Text),
-    sa.Column("cost", sa.Float),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("claimed_by", sa.String(200)),
-    sa.Column("delivery", Json),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("started_at", UtcDateTime),
-    sa.Column("finished_at", UtcDateTime),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.Index("ix_jobs_status_created_at", "status", "created_at"),
-)
-
-job_images = sa.Table(
-    "job_images",
-    metadata,
-    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("role", sa.String(8), primary_key=True),  # input | mask | output
-    sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("sha256", sa.String(64), sa.ForeignKey("images.sha256"), nullable=False),
-)
-
-turns = sa.Table(
-    "turns",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "session_id",
-        sa.Integer,
-        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),  # user | assistant
-    sa.Column("text", sa.Text),
-    sa.Column("reasoning_details", Json),
-    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id")),
-    sa.Column("message_id", Snowflake, index=True),
-    sa.Column("status", sa.String(16), nullable=False),  # ok | failed
-    sa.Column("version", sa.Integer),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.UniqueConstraint("session_id", "position"),
-)
-
-turn_images = sa.Table(
-    "turn_images",
-    metadata,
-    sa.Column(
-        "turn_id", sa.Integer, sa.ForeignKey("turns.id", ondelete="CASCADE"), primary_key=True
-    ),
-    sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("sha256", sa.String(64), sa.ForeignKey("images.sha256"), nullable=False),
-)
-
-channel_settings = sa.Table(
-    "channel_settings",
-    metadata,
-    sa.Column("channel_id", Snowflake, primary_key=True),
-    sa.Column("settings", Json, nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
-)
-
-
-@dataclass(frozen=True)
-class Session:
-    """A conversation (usually an Easel thread) that refines images turn by turn."""
-
-    id: int
-    model: str
-    family: str
-    thread_id: str | None = None
-    channel_id: str | None = None
-    guild_id: str | None = None
-    owner_id: str | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
-    parent_session_id: int | None = None
-    head_turn_id: int | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One message of a session, as replayed to a chat model."""
-
-    id: int
-    session_id: int
-    position: int
-    role: str
-    text: str | None
-    images: tuple[str, ...] = ()
-    reasoning_details: list[Any] | None = None
-    job_id: int | None = None
-    message_id: str | None = None
-    status: str = "ok"
-    version: int | None = None
-    created_at: datetime | None = None
 
 
 SESSION_FIELDS = frozenset(
@@ -913,6 +730,8 @@ def _job(row: RowMapping, linked: Mapping[str, list[str]]) -> Job:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         delivery=row["delivery"] or {},
+        attempts=row["attempts"],
+        claimed_by=row["claimed_by"],
     )
 
 

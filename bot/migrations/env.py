@@ -15,7 +15,8 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
-from bot.storage import make_engine, metadata
+from bot.schema import metadata
+from bot.storage import make_engine
 
 
 def run_on(connection: sa.Connection) -> None:

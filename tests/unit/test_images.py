@@ -66,7 +66,9 @@ def png_declaring(width: int, height: int) -> bytes:
     """A valid 1-bit PNG of any size: all-black rows deflate to almost nothing."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     row = b"\0" * (1 + (width + 7) // 8)
     packer = zlib.compressobj(9)
@@ -315,7 +317,9 @@ def test_region_mask_unknown_preset() -> None:
 
 def test_mask_preview_tints_edit_area_and_fits_max_side() -> None:
     image = encode(Image.new("RGB", (800, 400), (128, 128, 128)), "JPEG")
-    preview = decode(images.mask_preview(image, images.region_mask((800, 400), "left"), max_side=200))
+    preview = decode(
+        images.mask_preview(image, images.region_mask((800, 400), "left"), max_side=200)
+    )
     assert preview.size == (200, 100)
     edit, keep = preview.getpixel((20, 50)), preview.getpixel((180, 50))
     assert isinstance(edit, tuple) and isinstance(keep, tuple)
@@ -333,6 +337,7 @@ def test_has_transparency() -> None:
     assert images.has_transparency(encode(rgba, "WEBP", lossless=True)) is True
     assert images.has_transparency(encode(rgba.convert("RGB"), "PNG")) is False
     palette = Image.new("P", (20, 20), 0)
+    palette.putpalette([0, 0, 0, 255, 0, 0])
     palette.putpixel((1, 1), 1)
     assert images.has_transparency(encode(palette, "PNG", transparency=1)) is True
 
@@ -344,14 +349,24 @@ def test_fit_under_leaves_small_images_alone(small_rgb: Image.Image) -> None:
     png = encode(small_rgb, "PNG")
     fitted = images.fit_under(png, 10 * MIB)
     assert fitted.data is png
-    assert (fitted.mime, fitted.ext, fitted.reencoded, fitted.scaled) == ("image/png", "png", False, False)
+    assert (fitted.mime, fitted.ext, fitted.reencoded, fitted.scaled) == (
+        "image/png",
+        "png",
+        False,
+        False,
+    )
     assert (fitted.width, fitted.height) == (120, 80)
 
 
 def test_fit_under_4k_photo_keeps_dimensions(photo_4k: bytes) -> None:
     fitted = images.fit_under(photo_4k, 10 * MIB)
     assert len(fitted.data) <= 10 * MIB
-    assert (fitted.mime, fitted.ext, fitted.reencoded, fitted.scaled) == (MIME_JPEG, "jpg", True, False)
+    assert (fitted.mime, fitted.ext, fitted.reencoded, fitted.scaled) == (
+        MIME_JPEG,
+        "jpg",
+        True,
+        False,
+    )
     assert decode(fitted.data).size == (fitted.width, fitted.height) == (5504, 3072)
 
 
@@ -377,8 +392,14 @@ def test_fit_under_prefer_and_gif(small_rgb: Image.Image) -> None:
     big = encode(noisy((300, 300)), "PNG")
     fitted = images.fit_under(big, 200_000, prefer="webp")
     assert fitted.mime == MIME_WEBP and len(fitted.data) <= 200_000
-    fitted = images.fit_under(big, 300_000, prefer="image/png")  # PNG re-encode fits here
-    assert fitted.mime == MIME_PNG and fitted.reencoded
+    stored = encode(photo_like((300, 300)), "PNG", compress_level=0)
+    limit = len(encode(photo_like((300, 300)), "PNG")) + 1000  # plain deflate suffices
+    fitted = images.fit_under(stored, limit, prefer="image/png")
+    assert (fitted.mime, fitted.reencoded, fitted.width) == (MIME_PNG, True, 300)
+    palette = photo_like((300, 300)).quantize(16)
+    stored = encode(palette, "PNG", compress_level=0)
+    fitted = images.fit_under(stored, len(stored) // 2)  # palette PNG: PNG tried first
+    assert (fitted.mime, decode(fitted.data).mode) == (MIME_PNG, "P")
     gif = encode(small_rgb, "GIF")
     assert images.fit_under(gif, 10 * MIB).mime == MIME_PNG  # GIF is never delivered as is
     with pytest.raises(ValueError, match="unknown image format"):
@@ -398,7 +419,10 @@ def test_data_url_round_trip(small_rgb: Image.Image) -> None:
     url = images.to_data_url(png, MIME_PNG)
     assert url.startswith("data:image/png;base64,iVBOR")
     assert images.from_data_url(url) == (png, MIME_PNG)
-    assert images.from_data_url("DATA:Image/X-Anything;base64,AAAA") == (b"\0\0\0", "image/x-anything")
+    assert images.from_data_url("DATA:Image/X-Anything;base64,AAAA") == (
+        b"\0\0\0",
+        "image/x-anything",
+    )
     assert images.decode_b64(url.partition(",")[2]) == png
 
 

@@ -17,16 +17,9 @@ from alembic.migration import MigrationContext
 
 import bot.storage
 from bot.domain import JobKind, JobStatus
-from bot.errors import ConfigError
-from bot.storage import (
-    ImageMissing,
-    NotFound,
-    StorageError,
-    Store,
-    jobs,
-    make_engine,
-    metadata,
-)
+from bot.errors import ConfigError, ImageMissing, NotFound, StorageError
+from bot.schema import jobs, metadata
+from bot.storage import Store, make_engine
 
 pytestmark = pytest.mark.timeout(30)
 

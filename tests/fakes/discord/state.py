@@ -43,6 +43,7 @@ class World:
         self.ack_deadline = 3.0
         self.token_lifetime = 15 * 60.0
         self._dispatcher: Dispatcher | None = None
+        self.session_probe: Callable[[], bool] = lambda: False
         self._changed = asyncio.Event()
 
     # -- notification -------------------------------------------------------------------
@@ -54,6 +55,10 @@ class World:
         if self._dispatcher is not None:
             self._dispatcher(event, data, guild_id)
         self.changed()
+
+    def has_session(self) -> bool:
+        """Whether a bot has identified on the gateway (set by the server)."""
+        return self.session_probe()
 
     def changed(self) -> None:
         self._changed.set()

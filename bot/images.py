@@ -45,6 +45,17 @@ _SMALL_PIXELS = 1024 * 1024  # PNG re-encode and full-image estimates are cheap 
 _TILE, _GRID = 128, 5  # size-estimate mosaic: 5x5 tiles of 128 px from across the image
 
 _DAMAGED = "That image looks damaged or incomplete. Save it again, or send a different file."
+# What Pillow's plugins raise on malformed data, besides its own UnidentifiedImageError (an OSError).
+_BAD_DATA = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    struct.error,
+    zlib.error,
+)
 _BOMB = "That image has too many pixels to open safely. Send a smaller version."
 
 
@@ -98,13 +109,8 @@ def identify(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Format, size, frames and alpha from the header; CorruptImage if the data is incomplete."""
     img, mime = _open(data, max_pixels)
     with img, _mapped():
-        info = ImageInfo(
-            mime=mime,
-            width=img.width,
-            height=img.height,
-            frames=int(getattr(img, "n_frames", 1)),
-            has_alpha=masks.declares_alpha(img),
-        )
+        frames = int(getattr(img, "n_frames", 1))
+        info = ImageInfo(mime, img.width, img.height, frames, masks.declares_alpha(img))
         _check_complete(img, data, mime)
     return info
 
@@ -154,10 +160,7 @@ def prepare_mask(mask: bytes, size: tuple[int, int]) -> InputImage:
 
 
 def region_mask(size: tuple[int, int], preset: str) -> bytes:
-    """A PNG RGBA mask whose transparent (edit) area is a preset region; ValueError if unknown.
-
-    Presets: left, right, top, bottom (halves), center (middle 50 % box), border (outer 15 %).
-    """
+    """A PNG RGBA mask, transparent over a region from ``masks.PRESETS``; ValueError if unknown."""
     return _encode(masks.rgba_mask(masks.region_alpha(size, preset)), MIME_PNG)
 
 
@@ -207,10 +210,9 @@ def fit_under(data: bytes, limit: int, *, prefer: str | None = None) -> FittedIm
         img.load()
         ImageOps.exif_transpose(img, in_place=True)
         # Lossless sources that PNG stores well (palette or small) try PNG before going lossy.
-        lossless = mime in (MIME_PNG, MIME_GIF) and (
-            img.mode == "P" or full_pixels <= _SMALL_PIXELS
-        )
-        fitted = _fit(img, limit, target=target, allow_png=target == MIME_PNG or lossless)
+        png_ok = mime in (MIME_PNG, MIME_GIF) and (img.mode == "P" or full_pixels <= _SMALL_PIXELS)
+        png_ok = target == MIME_PNG or (target is None and png_ok)
+        fitted = _fit(img, limit, target=target, allow_png=png_ok)
     scaled = fitted.width * fitted.height < full_pixels
     return FittedImage(fitted.data, fitted.mime, fitted.width, fitted.height, True, scaled)
 
@@ -254,7 +256,7 @@ def _mapped() -> Iterator[None]:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
         raise ImageTooLarge(_BOMB) from exc
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+    except _BAD_DATA as exc:
         raise CorruptImage(_DAMAGED) from exc
 
 
@@ -296,6 +298,8 @@ def _mask_alpha(mask: bytes) -> Image.Image:
 
 
 def _mb(n: int) -> str:
+    if n < _MIB // 10:
+        return f"{n / 1024:.0f} KB"
     return f"{n / _MIB:.1f}".removesuffix(".0") + " MB"
 
 
@@ -328,7 +332,7 @@ def _fit(img: Image.Image, limit: int, *, target: str | None, allow_png: bool) -
     quality, scale = _plan(pixels, mime, limit)
     while encodes < _MAX_ENCODES:
         size = _scaled(pixels.size, scale)
-        if max(size) < _MIN_SIDE:
+        if max(size) < min(_MIN_SIDE, max(pixels.size)):
             break
         frame = pixels if scale >= 1 else _resize(pixels, size)
         out = _encode(frame, mime, quality)
@@ -348,38 +352,38 @@ def _fit(img: Image.Image, limit: int, *, target: str | None, allow_png: bool) -
 
 def _plan(pixels: Image.Image, mime: str, limit: int) -> tuple[int, float]:
     """Starting quality and scale, from encoding a small mosaic instead of the whole image."""
-    sample = _mosaic(pixels)
-    if sample is None:
-        return _QUALITIES[0], 1.0
-    per_sample = pixels.width * pixels.height / (sample.width * sample.height)
-    goal = 0.9 * limit  # the mosaic's tile seams make estimates run slightly high; keep margin
+    w, h = pixels.size
+    if w * h <= max(_SMALL_PIXELS, 4 * (_TILE * _GRID) ** 2) or min(w, h) < _TILE:
+        return _QUALITIES[0], 1.0  # small enough to just encode
+    goal = 0.9 * limit
 
     def estimate(quality: int, scale: float) -> float:
-        tiles = sample if scale >= 1 else _resize(sample, _scaled(sample.size, scale))
-        return per_sample * len(_encode(tiles, mime, quality))
+        sample = _mosaic(pixels, scale)
+        return len(_encode(sample, mime, quality)) * w * h * scale**2 / _TILE**2 / _GRID**2
 
     for quality in _QUALITIES:
         if estimate(quality, 1.0) <= goal:
             return quality, 1.0
     scale = 1.0
     for _ in range(3):  # bytes grow a bit faster than pixels as detail gets denser
-        scale *= math.sqrt(goal / estimate(_SHRINK_QUALITY, scale))
-    return _SHRINK_QUALITY, min(scale, 1.0)
+        scale = min(1.0, scale * math.sqrt(goal / estimate(_SHRINK_QUALITY, scale)))
+    return _SHRINK_QUALITY, scale
 
 
-def _mosaic(img: Image.Image) -> Image.Image | None:
-    """Tiles from across the image in one small picture; None when the image is small anyway."""
+def _mosaic(img: Image.Image, scale: float) -> Image.Image:
+    """Tiles from across the image, each shrunk by ``scale``: a stand-in for the whole."""
     w, h = img.size
-    side = _TILE * _GRID
-    if w * h <= max(_SMALL_PIXELS, 4 * side * side) or min(w, h) < _TILE:
-        return None
-    mosaic = Image.new(img.mode, (side, side))
+    span = min(w, h, round(_TILE / scale))  # source pixels behind one tile
+    mosaic = Image.new(img.mode, (_TILE * _GRID, _TILE * _GRID))
     for i in range(_GRID):
         for j in range(_GRID):
             # Cell centres, snapped to 16 px so codec blocks line up as they do in the image.
-            x = (w - _TILE) * (2 * i + 1) // (2 * _GRID) // 16 * 16
-            y = (h - _TILE) * (2 * j + 1) // (2 * _GRID) // 16 * 16
-            mosaic.paste(img.crop((x, y, x + _TILE, y + _TILE)), (i * _TILE, j * _TILE))
+            x = (w - span) * (2 * i + 1) // (2 * _GRID) // 16 * 16
+            y = (h - span) * (2 * j + 1) // (2 * _GRID) // 16 * 16
+            tile = img.crop((x, y, x + span, y + span))
+            mosaic.paste(
+                tile if span == _TILE else _resize(tile, (_TILE, _TILE)), (i * _TILE, j * _TILE)
+            )
     return mosaic
 
 
@@ -396,9 +400,10 @@ def _encode(img: Image.Image, mime: str, quality: int = _QUALITIES[0]) -> bytes:
     buf = io.BytesIO()
     extra = {"icc_profile": icc} if (icc := img.info.get("icc_profile")) else {}
     if mime == MIME_JPEG:
-        img.save(buf, "JPEG", quality=quality, optimize=True, **extra)
+        # No optimize: its second pass holds every DCT coefficient (~0.8x the decoded image).
+        img.save(buf, "JPEG", quality=quality, **extra)
     elif mime == MIME_WEBP:
         img.save(buf, "WEBP", quality=quality, method=4, **extra)
     else:
-        img.save(buf, "PNG", optimize=img.width * img.height <= _SMALL_PIXELS, **extra)
+        img.save(buf, "PNG", **extra)  # optimize=True costs seconds on a photo for a few %
     return buf.getvalue()

@@ -12,6 +12,7 @@ from bot.errors import MaskMismatch
 
 EDIT = 0
 KEEP = 255
+# left/right/top/bottom: halves; center: the middle 50 % box; border: the outer 15 % frame.
 PRESETS = ("left", "right", "top", "bottom", "center", "border")
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 

@@ -7,7 +7,10 @@ builds the same ``HTTPException`` subclass it would against the real API.
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from aiohttp import web
 
 MIB = 1024 * 1024
 
@@ -29,6 +32,12 @@ class ApiError(Exception):
         if self.errors is not None:
             body["errors"] = self.errors
         return body
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None):
+    """JSON with a bare ``application/json`` type: discord.py only parses that exact value."""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return web.Response(body=json.dumps(payload).encode(), status=status, headers=all_headers)
 
 
 def form_error(path: str, code: str, message: str) -> ApiError:

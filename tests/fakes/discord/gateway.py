@@ -45,6 +45,7 @@ class Connection:
     session: Session | None = None
     sent: int = 0
     received: int = 0
+    closed_by_us: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -56,8 +57,14 @@ class Connection:
             if self.compressor is None:
                 await self.ws.send_str(text)
                 return
-            data = self.compressor.compress(text.encode()) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
+            data = self.compressor.compress(text.encode()) + self.compressor.flush(
+                zlib.Z_SYNC_FLUSH
+            )
             await self.ws.send_bytes(data)
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed_by_us = True
+        await self.ws.close(code=code, message=reason.encode())
 
 
 class Gateway:
@@ -123,7 +130,7 @@ class Gateway:
     async def drop(self, code: int = 4000) -> None:
         """Close every socket with a resumable code; sessions stay for RESUME."""
         for conn in list(self.connections):
-            await conn.ws.close(code=code, message=b"fake gateway dropped the connection")
+            await conn.close(code, "fake gateway dropped the connection")
 
     async def request_reconnect(self) -> None:
         for conn in list(self.connections):
@@ -138,7 +145,7 @@ class Gateway:
 
     async def close(self) -> None:
         for conn in list(self.connections):
-            await conn.ws.close(code=1001, message=b"fake discord stopping")
+            await conn.close(1001, "fake discord stopping")
 
     # -- the socket -----------------------------------------------------------------------------
 
@@ -155,7 +162,12 @@ class Gateway:
         self.connect_paths.append(request.path)
         writer = asyncio.create_task(self._write(conn))
         try:
-            await conn.send(_op(HELLO, {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fake-discord"]}))
+            await conn.send(
+                _op(
+                    HELLO,
+                    {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fake-discord"]},
+                )
+            )
             await self._read(conn)
         finally:
             writer.cancel()
@@ -168,16 +180,16 @@ class Gateway:
         async for msg in conn.ws:
             if msg.type is not WSMsgType.TEXT:
                 if msg.type is WSMsgType.BINARY:
-                    await conn.ws.close(code=4002, message=b"send JSON text frames")
+                    await conn.close(4002, "send JSON text frames")
                 continue
             conn.received += 1
             if conn.received > _SEND_LIMIT:
-                await conn.ws.close(code=4008, message=b"rate limited")
+                await conn.close(4008, "rate limited")
                 return
             try:
                 frame = json.loads(msg.data)
             except ValueError:
-                await conn.ws.close(code=4002, message=b"decode error")
+                await conn.close(4002, "decode error")
                 return
             await self._handle(conn, frame.get("op"), frame.get("d"))
 
@@ -190,7 +202,7 @@ class Gateway:
             return
         session.connection = None
         # Closing with 1000/1001 ends the session (Discord's rule); anything else is resumable.
-        if code in (1000, 1001):
+        if code in (1000, 1001) and not conn.closed_by_us:
             session.ended = True
         self.world.changed()
 
@@ -215,25 +227,30 @@ class Gateway:
         elif op == RESUME:
             await self._resume(conn, data or {})
         elif conn.session is None:
-            await conn.ws.close(code=4003, message=b"not authenticated")
+            await conn.close(4003, "not authenticated")
         elif op == REQUEST_MEMBERS:
             self._request_members(conn.session, data or {})
         elif op not in _IGNORED_OPS:
-            await conn.ws.close(code=4001, message=b"unknown opcode")
+            await conn.close(4001, "unknown opcode")
 
     async def _identify(self, conn: Connection, data: dict[str, Any]) -> None:
         if conn.session is not None:
-            await conn.ws.close(code=4005, message=b"already authenticated")
+            await conn.close(4005, "already authenticated")
             return
         if data.get("token") != self.world.token:
-            await conn.ws.close(code=4004, message=b"authentication failed")
+            await conn.close(4004, "authentication failed")
             return
         intents = data.get("intents")
         problem = intents_ok(intents, self.privileged_intents, data.get("shard"))
         if problem is not None:
-            await conn.ws.close(code=problem[0], message=problem[1].encode())
+            await conn.close(*problem)
             return
-        session = Session(secrets.token_hex(16), intents, tuple(data.get("shard") or (0, 1)), self.world.bot_user.id)
+        session = Session(
+            secrets.token_hex(16),
+            intents,
+            tuple(data.get("shard") or (0, 1)),
+            self.world.bot_user.id,
+        )
         self.sessions[session.id] = session
         self.identifies += 1
         self._attach(conn, session, 0)
@@ -248,11 +265,16 @@ class Gateway:
     async def _resume(self, conn: Connection, data: dict[str, Any]) -> None:
         session = self.sessions.get(str(data.get("session_id")))
         seq = data.get("seq") or 0
-        if session is None or session.ended or data.get("token") != self.world.token or seq > len(session.buffer):
+        if (
+            session is None
+            or session.ended
+            or data.get("token") != self.world.token
+            or seq > len(session.buffer)
+        ):
             await conn.send(_op(INVALID_SESSION, False))
             return
         if session.connection is not None and session.connection is not conn:
-            await session.connection.ws.close(code=4009, message=b"session resumed elsewhere")
+            await session.connection.close(4009, "session resumed elsewhere")
         self.resumes += 1
         self._attach(conn, session, seq)
         session.push_event("RESUMED", {"_trace": ["fake-discord"]}, None)
@@ -264,15 +286,24 @@ class Gateway:
         session.connection = conn
 
     def _ready(self, session: Session) -> dict[str, Any]:
-        user = user_payload(self.world.bot_user) | {"verified": True, "mfa_enabled": False, "flags": 0}
+        user = user_payload(self.world.bot_user) | {
+            "verified": True,
+            "mfa_enabled": False,
+            "flags": 0,
+        }
         payload: dict[str, Any] = {
             "v": 10,
             "user": user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.world.guilds if session.owns(g)],
+            "guilds": [
+                {"id": str(g), "unavailable": True} for g in self.world.guilds if session.owns(g)
+            ],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.resume_url,
-            "application": {"id": str(self.world.application_id), "flags": self.application_flags()},
+            "application": {
+                "id": str(self.world.application_id),
+                "flags": self.application_flags(),
+            },
             "private_channels": [],
             "relationships": [],
             "presences": [],

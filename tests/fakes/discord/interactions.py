@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import errors
-from .compose import Body, apply_edit, new_message
+from .compose import Body, apply_edit, new_message, number_components
 from .model import COMPONENTS_V2, EPHEMERAL, LOADING, SUPPRESS_EMBEDS, Channel, Message, User
 from .payloads import user_payload
 from .validation import validate_choices, validate_message, validate_modal
@@ -91,11 +91,15 @@ class InteractionHandle:
                 return None
             return message if allow_loading or not message.loading else None
 
-        return await self.world.wait_until(ready, timeout, f"the original response to {self._describe()}")
+        return await self.world.wait_until(
+            ready, timeout, f"the original response to {self._describe()}"
+        )
 
     async def wait_followups(self, count: int = 1, timeout: float = 5.0) -> list[Message]:
         await self.world.wait_until(
-            lambda: len(self.followups) >= count, timeout, f"{count} followup(s) to {self._describe()}"
+            lambda: len(self.followups) >= count,
+            timeout,
+            f"{count} followup(s) to {self._describe()}",
         )
         return list(self.followups)
 
@@ -104,7 +108,9 @@ class InteractionHandle:
         return self.modal or {}
 
     def _describe(self) -> str:
-        name = self.payload.get("data", {}).get("name") or self.payload.get("data", {}).get("custom_id")
+        name = self.payload.get("data", {}).get("name") or self.payload.get("data", {}).get(
+            "custom_id"
+        )
         state = "no gateway session" if not self.world.has_session() else ""
         return f"interaction {self.id} (type {self.type}, {name!r}){' — ' + state if state else ''}"
 
@@ -127,13 +133,17 @@ def respond(world: World, handle: InteractionHandle, body: Body) -> dict[str, An
     if kind not in _ALLOWED.get(handle.type, set()) or (
         kind in (DEFERRED_UPDATE, UPDATE_MESSAGE) and handle.source_message is None
     ):
-        raise errors.form_error("type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type")
+        raise errors.form_error(
+            "type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type"
+        )
     resource = _apply(world, handle, kind, data, body)
     handle.response_type = kind
     handle.acked_at = world.clock.now()
     handle.responses.append(copy.deepcopy(body.payload))
     world.changed()
-    message = handle.original_message if kind in (MESSAGE, DEFERRED_MESSAGE, UPDATE_MESSAGE) else None
+    message = (
+        handle.original_message if kind in (MESSAGE, DEFERRED_MESSAGE, UPDATE_MESSAGE) else None
+    )
     info: dict[str, Any] = {"id": str(handle.id), "type": handle.type}
     result: dict[str, Any] = {"interaction": info, "resource": {"type": kind}}
     if message is not None:
@@ -149,7 +159,9 @@ def respond(world: World, handle: InteractionHandle, body: Body) -> dict[str, An
 def _apply(world: World, handle: InteractionHandle, kind: int, data: dict[str, Any], body: Body):
     if kind == MESSAGE:
         validate_message(data, len(body.files))
-        handle.original_message = _create(world, handle, Body(data, body.files), data.get("flags") or 0)
+        handle.original_message = _create(
+            world, handle, Body(data, body.files), data.get("flags") or 0
+        )
     elif kind == DEFERRED_MESSAGE:
         flags = (data.get("flags") or 0) & EPHEMERAL
         handle.original_message = _create(world, handle, Body({}, []), flags | LOADING)
@@ -167,7 +179,7 @@ def _apply(world: World, handle: InteractionHandle, kind: int, data: dict[str, A
         handle.choices = list(data.get("choices") or [])
     elif kind == MODAL:
         validate_modal(data)
-        handle.modal = copy.deepcopy(data)
+        handle.modal = {**copy.deepcopy(data), "components": number_components(data["components"])}
     message = handle.original_message
     return world.render.message(message) if message is not None else None
 
@@ -221,12 +233,17 @@ def webhook_handle(world: World, application_id: str, token: str) -> Interaction
     if application_id != str(world.application_id):
         raise errors.unknown_webhook()
     handle = next((h for h in world.interactions.values() if h.token == token), None)
-    if handle is None or handle.expired:
+    if handle is None:
         raise errors.invalid_webhook_token()
-    if world.clock.now() - handle.created_at > world.token_lifetime:
-        raise errors.invalid_webhook_token()
-    if handle.response_type is None:
-        raise errors.unknown_webhook()
+    problem = None
+    if handle.expired or world.clock.now() - handle.created_at > world.token_lifetime:
+        problem = errors.invalid_webhook_token()
+    elif handle.response_type is None:
+        problem = errors.unknown_webhook()
+    if problem is not None:
+        handle.rejected.append(problem)
+        world.changed()
+        raise problem
     return handle
 
 

@@ -54,9 +54,7 @@ DEFAULT_EVERYONE = (
 )
 
 # Losing SEND_MESSAGES implicitly takes these away in text channels (discord.py mirrors this).
-_NEEDS_SEND = (
-    Perm.SEND_TTS_MESSAGES | Perm.MENTION_EVERYONE | Perm.EMBED_LINKS | Perm.ATTACH_FILES
-)
+_NEEDS_SEND = Perm.SEND_TTS_MESSAGES | Perm.MENTION_EVERYONE | Perm.EMBED_LINKS | Perm.ATTACH_FILES
 
 
 def base_permissions(guild: Guild, user_id: int) -> int:

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .errors import json_response
+
 _MAJOR = ("channel_id", "guild_id", "webhook_id", "webhook_token")
 
 
@@ -115,7 +117,7 @@ class RateLimiter:
                     "X-RateLimit-Bucket": bucket_hash,
                 }
             )
-        return web.json_response(body, status=429, headers=headers)
+        return json_response(body, status=429, headers=headers)
 
 
 def _bucket(request: web.Request) -> tuple[str, str]:

@@ -31,7 +31,9 @@ EVENT_INTENTS: dict[str, tuple[int, int]] = {
         ["CHANNEL_CREATE", "CHANNEL_UPDATE", "CHANNEL_DELETE", "THREAD_CREATE", "THREAD_UPDATE"],
         (GUILDS, GUILDS),
     ),
-    **dict.fromkeys(["THREAD_DELETE", "THREAD_LIST_SYNC", "THREAD_MEMBER_UPDATE"], (GUILDS, GUILDS)),
+    **dict.fromkeys(
+        ["THREAD_DELETE", "THREAD_LIST_SYNC", "THREAD_MEMBER_UPDATE"], (GUILDS, GUILDS)
+    ),
     **dict.fromkeys(
         ["GUILD_MEMBER_ADD", "GUILD_MEMBER_UPDATE", "GUILD_MEMBER_REMOVE"],
         (GUILD_MEMBERS, GUILD_MEMBERS),
@@ -55,9 +57,9 @@ def intents_ok(intents: Any, allowed_privileged: int, shard: Any) -> tuple[int, 
         return 4013, "invalid intent(s)"
     if intents & PRIVILEGED & ~allowed_privileged:
         return 4014, "disallowed intent(s)"
-    if shard is not None:
-        if not (isinstance(shard, list) and len(shard) == 2 and 0 <= shard[0] < shard[1]):
-            return 4010, "invalid shard"
+    valid_shard = isinstance(shard, list) and len(shard) == 2 and 0 <= shard[0] < shard[1]
+    if shard is not None and not valid_shard:
+        return 4010, "invalid shard"
     return None
 
 

@@ -7,6 +7,7 @@ REST handlers, the gateway and the driver all work on one ``World``. Mutations c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ class World:
         self.interactions: dict[int, InteractionHandle] = {}
         self.ack_deadline = 3.0
         self.token_lifetime = 15 * 60.0
+        self.upload_refusals = 0
         self._dispatcher: Dispatcher | None = None
         self.session_probe: Callable[[], bool] = lambda: False
         self._changed = asyncio.Event()
@@ -65,7 +67,7 @@ class World:
         self._changed = asyncio.Event()
 
     async def wait_until(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
-        """Poll ``check`` on every state change; AssertionError naming ``what`` on timeout."""
+        """Re-check on every state change (and every 20 ms, for conditions on the bot's side)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -75,11 +77,8 @@ class World:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-            event = self._changed
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.02))
 
     # -- lookups that raise Discord's errors -----------------------------------------------
 
@@ -165,6 +164,38 @@ class World:
             thread.locked = locked
         thread.archive_timestamp = self.clock.now()
         self.dispatch("THREAD_UPDATE", self.render.channel(thread), thread.guild_id)
+
+    def new_thread(
+        self,
+        parent: Channel,
+        name: str,
+        *,
+        thread_id: int,
+        type_: int,
+        owner_id: int,
+        auto_archive_duration: int = 1440,
+        rate_limit_per_user: int = 0,
+    ) -> Channel:
+        """Create a thread under ``parent``; the owner is its first member."""
+        now = self.clock.now()
+        thread = Channel(
+            id=thread_id,
+            guild_id=parent.guild_id,
+            name=name,
+            type=type_,
+            created_at=now,
+            parent_id=parent.id,
+            owner_id=owner_id,
+            auto_archive_duration=auto_archive_duration,
+            archive_timestamp=now,
+            rate_limit_per_user=rate_limit_per_user,
+            member_ids={owner_id},
+        )
+        self.channels[thread.id] = thread
+        self.guilds[parent.guild_id or 0].channels[thread.id] = thread
+        data = self.render.channel(thread) | {"newly_created": True}
+        self.dispatch("THREAD_CREATE", data, thread.guild_id)
+        return thread
 
     def commands_for(self, guild_id: int | None) -> list[Command]:
         return [c for c in self.commands.values() if c.guild_id == guild_id]

@@ -43,7 +43,9 @@ def validate_message(payload: dict[str, Any], file_count: int, *, editing: bool 
     for index, embed in enumerate(embeds):
         _validate_embed(index, embed)
     if sum(_embed_chars(e) for e in embeds) > MAX_EMBED_TOTAL:
-        raise errors.form_error("embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
+        raise errors.form_error(
+            "embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000"
+        )
     if file_count > MAX_FILES or len(payload.get("attachments") or []) > MAX_FILES:
         raise errors.max_attachments()
     for index, attachment in enumerate(payload.get("attachments") or []):
@@ -93,14 +95,20 @@ def validate_components(components: list[dict[str, Any]], *, flags: int = 0) -> 
     for row_index, row in enumerate(components):
         path = f"components.{row_index}"
         if row.get("type") != 1:
-            raise errors.form_error(f"{path}.type", "UNION_TYPE_CHOICES", "Value of field \"type\" must be one of (1,).")
+            raise errors.form_error(
+                f"{path}.type", "UNION_TYPE_CHOICES", 'Value of field "type" must be one of (1,).'
+            )
         children = row.get("components") or []
         buttons = [c for c in children if c.get("type") == 2]
         if len(buttons) > MAX_ROW_BUTTONS:
             raise errors.too_long(f"{path}.components", MAX_ROW_BUTTONS)
         selects = [c for c in children if c.get("type") in _SELECT_TYPES]
         if selects and len(children) > 1:
-            raise errors.form_error(f"{path}.components", "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The specified component exceeds the maximum width")
+            raise errors.form_error(
+                f"{path}.components",
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
         for n, comp in enumerate(children):
             _validate_interactive(f"{path}.components.{n}", comp, seen)
 
@@ -109,7 +117,9 @@ def _validate_interactive(path: str, comp: dict[str, Any], seen: set[str]) -> No
     custom_id = comp.get("custom_id")
     if comp.get("type") == 2 and comp.get("style") == 5:
         if not comp.get("url") or custom_id:
-            raise errors.form_error(path, "BUTTON_COMPONENT_INVALID_URL", "Link buttons need a url and no custom_id.")
+            raise errors.form_error(
+                path, "BUTTON_COMPONENT_INVALID_URL", "Link buttons need a url and no custom_id."
+            )
         return
     if comp.get("type") not in {2, *_SELECT_TYPES, 4, 19}:
         return
@@ -118,10 +128,16 @@ def _validate_interactive(path: str, comp: dict[str, Any], seen: set[str]) -> No
     if len(custom_id) > MAX_CUSTOM_ID:
         raise errors.too_long(f"{path}.custom_id", MAX_CUSTOM_ID)
     if custom_id in seen:
-        raise errors.form_error(f"{path}.custom_id", "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated")
+        raise errors.form_error(
+            f"{path}.custom_id",
+            "COMPONENT_CUSTOM_ID_DUPLICATED",
+            "Component custom id cannot be duplicated",
+        )
     seen.add(custom_id)
     if comp.get("type") == 2 and not (comp.get("label") or comp.get("emoji")):
-        raise errors.form_error(path, "BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED", "A button needs a label or an emoji.")
+        raise errors.form_error(
+            path, "BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED", "A button needs a label or an emoji."
+        )
 
 
 def _walk(path: str, components: list[dict[str, Any]]):
@@ -147,12 +163,16 @@ def validate_modal(data: dict[str, Any]) -> None:
         raise errors.too_long("data.title", MAX_MODAL_TITLE)
     components = data.get("components") or []
     if not 1 <= len(components) <= MAX_MODAL_COMPONENTS:
-        raise errors.form_error("data.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+        raise errors.form_error(
+            "data.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
+        )
     seen: set[str] = set()
     for index, comp in enumerate(components):
         path = f"data.components.{index}"
         if comp.get("type") == 19:
-            raise errors.form_error(f"{path}.type", "COMPONENT_TYPE_INVALID", "File Upload must be inside a Label.")
+            raise errors.form_error(
+                f"{path}.type", "COMPONENT_TYPE_INVALID", "File Upload must be inside a Label."
+            )
         if comp.get("type") == 18 and len(comp.get("label") or "") > 45:
             raise errors.too_long(f"{path}.label", 45)
         for sub_path, sub in _walk(path, [comp]):
@@ -168,7 +188,11 @@ def _validate_modal_field(path: str, comp: dict[str, Any]) -> None:
     if comp.get("type") == 19:
         max_values = comp.get("max_values")
         if max_values is not None and not 1 <= max_values <= 10:
-            raise errors.form_error(f"{path}.max_values", "NUMBER_TYPE_MAX", "int value should be less than or equal to 10.")
+            raise errors.form_error(
+                f"{path}.max_values",
+                "NUMBER_TYPE_MAX",
+                "int value should be less than or equal to 10.",
+            )
 
 
 def validate_choices(choices: list[dict[str, Any]]) -> None:
@@ -187,12 +211,22 @@ def validate_commands(commands: list[dict[str, Any]]) -> None:
         counts[type_] = counts.get(type_, 0) + 1
         name = command.get("name") or ""
         if type_ == 1 and (not _COMMAND_NAME.match(name) or name != name.lower()):
-            raise errors.form_error(f"{index}.name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+            raise errors.form_error(
+                f"{index}.name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"
+            )
         description = command.get("description") or ""
         if type_ == 1 and not 1 <= len(description) <= 100:
-            raise errors.form_error(f"{index}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+            raise errors.form_error(
+                f"{index}.description",
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 100 in length.",
+            )
         if type_ != 1 and (description or command.get("options")):
-            raise errors.form_error(f"{index}.description", "APPLICATION_COMMAND_INVALID", "Context menu commands take no description or options.")
+            raise errors.form_error(
+                f"{index}.description",
+                "APPLICATION_COMMAND_INVALID",
+                "Context menu commands take no description or options.",
+            )
         if len(command.get("options") or []) > 25:
             raise errors.too_long(f"{index}.options", 25)
     for type_, count in counts.items():

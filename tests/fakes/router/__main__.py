@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 
-from .server import FakeRouter, _check_loopback
+from .server import FakeRouter, check_loopback
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,7 +29,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     try:
-        _check_loopback(args.host)
+        check_loopback(args.host)
     except ValueError as exc:
         parser.error(str(exc))  # exits with status 2
     return args
@@ -40,10 +40,14 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with FakeRouter(api_keys=tuple(args.keys or ["test-key"]), host=args.host) as router:
+    router = FakeRouter(api_keys=tuple(args.keys or ["test-key"]), host=args.host)
+    await router.start(args.port)
+    try:
         print(router.base_url, flush=True)
         logging.getLogger("tests.fakes.router").info("fake router listening on %s", router.base_url)
         await stop.wait()
+    finally:
+        await router.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

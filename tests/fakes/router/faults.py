@@ -28,8 +28,10 @@ class FaultError(ValueError):
 class Fault:
     """One scripted failure.
 
-    ``endpoint`` is a substring of the request path ("generations", "/v1/chat"); ``None``
-    matches every POST. The remaining fields are read only by the kinds that need them:
+    ``endpoint`` is a substring of the request path ("generations", "/v1/chat", "/files/");
+    ``None`` matches every POST, while a named endpoint matches GETs too (downloads, /models).
+    Transport kinds fire before validation; body kinds fire only on a valid request, so
+    they are never used up by a 400. The remaining fields are read only by the kinds that need them:
     ``status``/``shape``/``message``/``retry_after`` by ``status``; ``seconds`` by ``latency``.
     """
 
@@ -109,11 +111,18 @@ class FaultQueue:
         with self._lock:
             return list(self._faults)
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """The first matching fault, with one use consumed (removed when used up)."""
+    def take(self, method: str, path: str, kinds: frozenset[str] = KINDS) -> Fault | None:
+        """Consume one use of the first fault matching this request, if its kind is in ``kinds``.
+
+        The server asks twice: for transport kinds before validating, for body kinds after.
+        Looking only at the first match keeps the queue's order, and a body fault is not
+        wasted on a request that fails validation.
+        """
         with self._lock:
             for index, fault in enumerate(self._faults):
                 if fault.applies_to(method, path):
+                    if fault.kind not in kinds:
+                        return None
                     fault.times -= 1
                     if fault.times == 0:
                         del self._faults[index]

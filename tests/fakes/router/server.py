@@ -16,7 +16,7 @@ from aiohttp import BodyPartReader, web
 from PIL import Image
 
 from . import responses
-from .faults import TRANSPORT_KINDS, Fault, FaultError, FaultQueue
+from .faults import BODY_KINDS, TRANSPORT_KINDS, Fault, FaultError, FaultQueue
 from .protocol import (
     MAX_EDIT_IMAGE_BYTES,
     MAX_EDIT_IMAGES,
@@ -34,8 +34,6 @@ log = logging.getLogger("tests.fakes.router")
 HANG_LIMIT = 600.0
 # Sixteen 50 MB images plus the form fields around them.
 CLIENT_MAX_SIZE = MAX_EDIT_IMAGES * MAX_EDIT_IMAGE_BYTES + 16 * 1024 * 1024
-BODY_KEY = web.RequestKey("body", object)  # the parsed body, read once by the middleware
-FAULT_KEY = web.RequestKey("fault", object)  # the kind of the body fault to apply, or None
 ELIDE_OVER = 2000  # characters; data URLs in /_fake/requests are summarised past this
 
 
@@ -72,6 +70,10 @@ def _elide(value: Any) -> Any:
     if isinstance(value, list):
         return [_elide(v) for v in value]
     return value
+
+
+BODY_KEY = web.RequestKey("body", object)  # the parsed body, read once by the middleware
+RECORD_KEY = web.RequestKey("record", RecordedRequest)
 
 
 class _BadBody:
@@ -129,7 +131,7 @@ async def _read_form(request: web.Request) -> dict[str, list[str | Upload]]:
     return form
 
 
-def _check_loopback(host: str) -> None:
+def check_loopback(host: str) -> None:
     if host == "localhost":
         return
     try:
@@ -146,7 +148,7 @@ class FakeRouter:
     def __init__(
         self, *, api_keys: tuple[str, ...] | list[str] = ("test-key",), host: str = "127.0.0.1"
     ) -> None:
-        _check_loopback(host)
+        check_loopback(host)
         self.api_keys = frozenset(api_keys)
         self.host = host
         self.base_url = ""
@@ -268,12 +270,12 @@ class FakeRouter:
     async def _serve(
         self, request: web.Request, handler: Any, record: RecordedRequest
     ) -> web.StreamResponse:
+        request[RECORD_KEY] = record
         request[BODY_KEY] = await self._read_body(request, record)
         self._authorize(request)
-        fault = self.faults.take(request.method, request.path)
-        request[FAULT_KEY] = fault.kind if fault else None
-        record.fault = request[FAULT_KEY]
-        if fault is not None and fault.kind in TRANSPORT_KINDS:
+        fault = self.faults.take(request.method, request.path, TRANSPORT_KINDS)
+        if fault is not None:
+            record.fault = fault.kind
             early = await self._transport_fault(request, fault)
             if early is not None:
                 return early
@@ -294,20 +296,18 @@ class FakeRouter:
                 )
             record.body = await asyncio.to_thread(json.loads, raw)
             return record.body
-        except web.HTTPRequestEntityTooLarge:
-            raise
         except ValueError as exc:
             return _BadBody(f"We could not parse the body of your request: {exc}")
 
     def _authorize(self, request: web.Request) -> None:
-        header = request.headers.get("Authorization")
-        if header is None and request.method != "POST":
-            return  # GET /models and file downloads work without a key
-        if header is None:
-            raise unauthorized("Missing API key. Send 'Authorization: Bearer <key>'.")
-        scheme, _, key = header.partition(" ")
         if request.path.startswith("/v1/files/"):
-            return  # downloads are pre-signed URLs: whatever header a client adds is ignored
+            return  # downloads stand for pre-signed URLs: no key needed, any header ignored
+        header = request.headers.get("Authorization")
+        if header is None:
+            if request.method == "POST":
+                raise unauthorized("Missing API key. Send 'Authorization: Bearer <key>'.")
+            return  # GET /models needs no key; a key that is sent must be right
+        scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or key.strip() not in self.api_keys:
             raise unauthorized("Invalid API key.")
 
@@ -369,7 +369,16 @@ class FakeRouter:
         entry = self._files.get(file_id)
         return entry[0] if entry else None
 
-    async def _images_answer(self, job: Any, fault: str | None) -> web.Response:
+    def _body_fault(self, request: web.Request) -> str | None:
+        """Take a body-level fault now that the request is known to be valid."""
+        fault = self.faults.take(request.method, request.path, BODY_KINDS)
+        if fault is None:
+            return None
+        request[RECORD_KEY].fault = fault.kind
+        return fault.kind
+
+    async def _images_answer(self, request: web.Request, job: Any) -> web.Response:
+        fault = self._body_fault(request)
         if fault == "refusal":
             raise moderation_blocked()
         body = await asyncio.to_thread(responses.images_body, job, fault, self._store_file)
@@ -377,7 +386,7 @@ class FakeRouter:
 
     async def _generations(self, request: web.Request) -> web.Response:
         job = await asyncio.to_thread(parse_generation, self._json_body(request))
-        return await self._images_answer(job, request[FAULT_KEY])
+        return await self._images_answer(request, job)
 
     async def _edits(self, request: web.Request) -> web.Response:
         body = request[BODY_KEY]
@@ -387,15 +396,15 @@ class FakeRouter:
             job = await asyncio.to_thread(
                 parse_edit_json, self._json_body(request), self._resolve_file
             )
-        return await self._images_answer(job, request[FAULT_KEY])
+        return await self._images_answer(request, job)
 
     async def _chat(self, request: web.Request) -> web.Response:
         job = await asyncio.to_thread(parse_chat, self._json_body(request))
-        body = await asyncio.to_thread(responses.chat_body, job, request[FAULT_KEY])
+        body = await asyncio.to_thread(responses.chat_body, job, self._body_fault(request))
         return web.Response(body=body, content_type="application/json")
 
     async def _models(self, request: web.Request) -> web.Response:
-        if request[FAULT_KEY] == "malformed_json":
+        if self._body_fault(request) == "malformed_json":
             return web.Response(body=responses.MALFORMED_BODY, content_type="application/json")
         return web.json_response(responses.models_body())
 

@@ -50,9 +50,7 @@ CHAT_FIELDS = {
     "max_completion_tokens", "n", "stop", "seed", "user", "modalities", "stream",
     "presence_penalty", "frequency_penalty", "reasoning", "reasoning_effort", "requesty",
 }  # fmt: skip
-DATA_URL = re.compile(
-    r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,(?P<data>.*)", re.S
-)
+DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?:;[^;,]*)*?;base64,(?P<data>.*)", re.S)
 FILE_URL = re.compile(r"https?://[^/]+(?:/v1)?/files/(?P<id>[A-Za-z0-9_-]+)$")
 
 FileResolver = Callable[[str], bytes | None]
@@ -240,8 +238,9 @@ def parse_generation(body: Any) -> ImagesJob:
     return job
 
 
-def _edit_image(data: bytes, param: str, size: int | None = None) -> ImageInfo:
-    if (size if size is not None else len(data)) > MAX_EDIT_IMAGE_BYTES:
+def _edit_image(data: bytes, param: str, size: int) -> ImageInfo:
+    """``size`` is the uploaded size: ``data`` itself stops just past the limit."""
+    if size > MAX_EDIT_IMAGE_BYTES:
         raise invalid(
             param, f"Invalid '{param}': image files must be under 50 MB.", "image_too_large"
         )
@@ -346,7 +345,7 @@ def parse_edit_json(body: Any, resolve: FileResolver) -> ImagesJob:
         raise invalid("images", "Invalid type for 'images': expected an array.", "invalid_type")
     _check_count(len(refs or []), "images")
     sources = []
-    for i, ref in enumerate(refs):
+    for i, ref in enumerate(refs or []):
         data = _reference(ref, f"images[{i}]", resolve)
         sources.append((f"images[{i}]", data, len(data)))
     mask = None
@@ -460,7 +459,15 @@ def _chat_image(url_holder: Any, param: str) -> tuple[bytes, ImageInfo]:
     """Decode one ``image_url`` object: a data URL holding a real picture of at most 7 MB."""
     if not isinstance(url_holder, dict) or not set(url_holder) <= {"url", "detail", "mime_type"}:
         raise invalid(param, f"Invalid '{param}': expected an object with 'url'.", "invalid_type")
-    data = _url_bytes(url_holder.get("url"), f"{param}.url", lambda _id: None, MAX_IMAGE_URL_CHARS)
+    url = url_holder.get("url")
+    if isinstance(url, str) and url.startswith("data:") and not url.startswith("data:image/"):
+        # Gemini reads the declared MIME type, so a picture labelled otherwise is refused.
+        raise invalid(
+            f"{param}.url",
+            f"Invalid '{param}.url': not an image MIME type.",
+            "invalid_image_format",
+        )
+    data = _url_bytes(url, f"{param}.url", lambda _id: None, MAX_IMAGE_URL_CHARS)
     if len(data) > MAX_CHAT_IMAGE_BYTES:
         raise invalid(
             f"{param}.url",

@@ -75,6 +75,20 @@ class EditModal(discord.ui.Modal, title="Edit image"):
         )
 
 
+class SizeView(discord.ui.View):
+    """An ordinary (message-bound) view, to prove the callback's message id is right."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+
+    @discord.ui.select(
+        custom_id="easel:size",
+        options=[discord.SelectOption(label="1K"), discord.SelectOption(label="2K")],
+    )
+    async def pick(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+        await interaction.response.edit_message(content=f"size {select.values[0]}", view=None)
+
+
 class TinyBot(discord.Client):
     def __init__(self, *, message_content: bool = True) -> None:
         intents = discord.Intents.default()
@@ -141,6 +155,20 @@ def add_commands(bot: TinyBot) -> None:
         except discord.HTTPException as exc:
             bot.failures.append(exc)
 
+    @tree.command(description="Pick a size")
+    async def size(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("pick one", view=SizeView(), ephemeral=True)
+
+    @tree.command(description="Report progress")
+    async def status(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("working")
+        await interaction.edit_original_response(content="done")
+        original = await interaction.original_response()
+        extra = await interaction.followup.send(
+            f"was {original.content}", ephemeral=True, wait=True
+        )
+        await extra.delete()
+
     @tree.context_menu(name="Edit image")
     async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
         await interaction.response.send_modal(EditModal(message))
@@ -183,12 +211,14 @@ async def running(fake: FakeDiscord, bot: TinyBot) -> AsyncIterator[TinyBot]:
 @pytest.fixture
 async def bot(fake: FakeDiscord, place: SimpleNamespace) -> AsyncIterator[TinyBot]:
     async with running(fake, TinyBot()) as client:
-        await fake.wait_for_commands(["imagine", "slow", "Edit image"])
+        await fake.wait_for_commands(["imagine", "slow", "size", "status", "Edit image"])
         yield client
 
 
 async def imagine_result(fake: FakeDiscord, place: SimpleNamespace):
-    handle = await fake.slash(place.alice, place.channel, "imagine", {"prompt": "a cat", "count": 2})
+    handle = await fake.slash(
+        place.alice, place.channel, "imagine", {"prompt": "a cat", "count": 2}
+    )
     return handle, await handle.original()
 
 
@@ -264,12 +294,17 @@ async def test_button_edits_message_even_after_a_restart(fake, place, bot):
 
 
 async def test_message_command_opens_modal_and_receives_file(fake, place, bot):
-    target = await fake.post_message(place.alice, place.channel, "a photo", attachments=[("in.png", png())])
+    target = await fake.post_message(
+        place.alice, place.channel, "a photo", attachments=[("in.png", png())]
+    )
     opened = await fake.message_command(place.alice, target, "Edit image")
     modal = await opened.wait_modal()
     assert modal["title"] == "Edit image"
     submitted = await fake.submit_modal(
-        place.alice, opened, {"instruction": "make it blue"}, files={"mask": [("mask.png", png(2, 2))]}
+        place.alice,
+        opened,
+        {"instruction": "make it blue"},
+        files={"mask": [("mask.png", png(2, 2))]},
     )
     reply = await submitted.original()
     assert reply.ephemeral and reply not in fake.messages(place.channel)
@@ -280,7 +315,11 @@ async def test_reply_with_attachment_gets_a_reply_with_the_same_bytes(fake, plac
     _, result = await imagine_result(fake, place)
     data = png(5, 5)
     mine = await fake.post_message(
-        place.alice, place.channel, "make it bigger", attachments=[("ref.png", data)], reply_to=result
+        place.alice,
+        place.channel,
+        "make it bigger",
+        attachments=[("ref.png", data)],
+        reply_to=result,
     )
     answer = await fake.wait_for_message(place.channel, after=mine)
     assert answer.referenced_id == mine.id and answer.content == "got 1: make it bigger"
@@ -289,10 +328,13 @@ async def test_reply_with_attachment_gets_a_reply_with_the_same_bytes(fake, plac
 
 async def test_without_message_content_only_mentions_are_readable(fake, place):
     async with running(fake, TinyBot(message_content=False)) as client:
-        await fake.post_message(place.alice, place.channel, "hello there", attachments=[("a.png", png())])
+        await fake.post_message(
+            place.alice, place.channel, "hello there", attachments=[("a.png", png())]
+        )
         await fake.post_message(place.alice, place.channel, "hi bot", mention_bot=True)
-        await fake.world.wait_until(lambda: len(client.seen) == 2, 5, "two messages seen")
-    assert client.seen == [("", 0), (f"<@{fake.bot_user.id}> hi bot", 0)]
+        await fake.post_message(place.alice, fake.dm_channel(place.alice), "a secret")
+        await fake.world.wait_until(lambda: len(client.seen) == 3, 5, "three messages seen")
+    assert client.seen == [("", 0), (f"<@{fake.bot_user.id}> hi bot", 0), ("a secret", 0)]
 
 
 async def test_thread_from_message_and_refining_inside_it(fake, place, bot):
@@ -372,3 +414,36 @@ async def test_a_second_callback_is_already_acknowledged(fake, place, bot):
     url = f"{fake.api_base}/interactions/{handle.id}/{handle.token}/callback"
     async with aiohttp.ClientSession() as session, session.post(url, json={"type": 5}) as response:
         assert response.status == 400 and (await response.json())["code"] == 40060
+
+
+async def test_ephemeral_select_edits_its_own_message(fake, place, bot):
+    handle = await fake.slash(place.alice, place.channel, "size")
+    menu = await handle.original()
+    assert menu.ephemeral and menu not in fake.messages(place.channel)
+    picked = await fake.select(place.alice, menu, "easel:size", ["2K"])
+    assert await picked.wait_ack() == 7
+    assert (menu.content, menu.components) == ("size 2K", [])
+
+
+async def test_original_response_routes(fake, place, bot):
+    handle = await fake.slash(place.alice, place.channel, "status")
+    [extra] = await handle.wait_followups()
+    await fake.world.wait_until(lambda: extra.deleted, 5, "the followup to be deleted")
+    assert handle.original_message.content == "done" and extra.content == "was done"
+    methods = [r.method for r in fake.requests_to("/webhooks/")]
+    assert methods[0] == "PATCH" and methods[-1] == "DELETE"
+
+
+async def test_history_pages_like_discord(fake, place, bot):
+    posted = [await fake.post_message(place.alice, place.channel, f"m{i}") for i in range(5)]
+    channel = bot.get_channel(place.channel.id)
+    newest = [m.content async for m in channel.history(limit=2)]
+    before = [
+        m.content async for m in channel.history(limit=2, before=discord.Object(posted[3].id))
+    ]
+    after = [m.content async for m in channel.history(limit=2, after=discord.Object(posted[1].id))]
+    around = [
+        m.content async for m in channel.history(limit=3, around=discord.Object(posted[2].id))
+    ]
+    assert (newest, before, after) == (["m4", "m3"], ["m2", "m1"], ["m2", "m3"])
+    assert sorted(around) == ["m1", "m2", "m3"]

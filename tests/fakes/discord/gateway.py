@@ -191,7 +191,13 @@ class Gateway:
             except ValueError:
                 await conn.close(4002, "decode error")
                 return
-            await self._handle(conn, frame.get("op"), frame.get("d"))
+            try:
+                await self._handle(conn, frame.get("op"), frame.get("d"))
+            except Exception as exc:
+                # A bug in the fake: remember it so the test fails, and drop the socket.
+                self.world.internal_errors.append(exc)
+                await conn.close(4000, "fake gateway error")
+                return
 
     def _detach(self, conn: Connection) -> None:
         self.connections.discard(conn)

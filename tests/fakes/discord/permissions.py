@@ -38,7 +38,8 @@ class Perm(IntFlag):
 ALL = (1 << 53) - 1
 
 # What a fresh guild's @everyone role gets, trimmed to what a text bot can notice.
-DEFAULT_EVERYONE = (
+# Plain ints from here on: ``~`` on an IntFlag only flips the bits the enum defines.
+DEFAULT_EVERYONE = int(
     Perm.CREATE_INSTANT_INVITE
     | Perm.ADD_REACTIONS
     | Perm.VIEW_CHANNEL
@@ -54,7 +55,9 @@ DEFAULT_EVERYONE = (
 )
 
 # Losing SEND_MESSAGES implicitly takes these away in text channels (discord.py mirrors this).
-_NEEDS_SEND = Perm.SEND_TTS_MESSAGES | Perm.MENTION_EVERYONE | Perm.EMBED_LINKS | Perm.ATTACH_FILES
+_NEEDS_SEND = int(
+    Perm.SEND_TTS_MESSAGES | Perm.MENTION_EVERYONE | Perm.EMBED_LINKS | Perm.ATTACH_FILES
+)
 
 
 def base_permissions(guild: Guild, user_id: int) -> int:

@@ -38,8 +38,8 @@ WORLD: web.AppKey[World] = web.AppKey("world")
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
 LOG: web.AppKey[list[RequestRecord]] = web.AppKey("log")
-BODY_KEY = "fake_discord_body"
-JSON_KEY = "fake_discord_json"
+BODY_KEY: web.RequestKey[Body] = web.RequestKey("body", Body)
+JSON_KEY: web.RequestKey[Any] = web.RequestKey("json", object)
 
 
 def world_of(request: web.Request) -> World:

@@ -81,8 +81,13 @@ class FakeServer:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: object, *exc_info: object) -> None:
         await self.stop()
+        problems = self.world.internal_errors
+        if exc_type is None and problems:
+            raise AssertionError(
+                f"the fake Discord failed internally: {problems[0]!r}"
+            ) from problems[0]
 
     @property
     def token(self) -> str:
@@ -119,9 +124,14 @@ class FakeServer:
         world = self.world
         now = world.clock.now()
         guild = Guild(world.ids.next(), name, world.owner.id, upload_limit, now)
-        guild.roles[guild.id] = Role(guild.id, guild.id, "@everyone", everyone_permissions)
+        guild.roles[guild.id] = Role(guild.id, guild.id, "@everyone", int(everyone_permissions))
         bot_role = Role(
-            world.ids.next(), guild.id, world.bot_user.name, bot_permissions, 1, world.bot_user.id
+            world.ids.next(),
+            guild.id,
+            world.bot_user.name,
+            int(bot_permissions),
+            1,
+            world.bot_user.id,
         )
         guild.roles[bot_role.id] = bot_role
         guild.members[world.owner.id] = Member(world.owner, [], now)
@@ -151,16 +161,15 @@ class FakeServer:
         )
         if bot_permissions is not None:
             bot_id = world.bot_user.id
-            channel.overwrites[bot_id] = Overwrite(
-                bot_id, 1, bot_permissions, ALL & ~bot_permissions
-            )
+            allow = int(bot_permissions)
+            channel.overwrites[bot_id] = Overwrite(bot_id, 1, allow, ALL & ~allow)
         guild.channels[channel.id] = channel
         world.channels[channel.id] = channel
         world.dispatch("CHANNEL_CREATE", world.render.channel(channel), guild.id)
         return channel
 
     def create_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
-        role = Role(self.world.ids.next(), guild.id, name, permissions, len(guild.roles))
+        role = Role(self.world.ids.next(), guild.id, name, int(permissions), len(guild.roles))
         guild.roles[role.id] = role
         data = {"guild_id": str(guild.id), "role": role_payload(role)}
         self.world.dispatch("GUILD_ROLE_CREATE", data, guild.id)
@@ -173,6 +182,10 @@ class FakeServer:
         self.world.dispatch("GUILD_MEMBER_ADD", data, guild.id)
         return member
 
+    def dm_channel(self, user: User) -> Channel:
+        """The DM between ``user`` and the bot (post in it with ``post_message``)."""
+        return self.world.dm_channel(user)
+
     def set_permissions(
         self, channel: Channel, target: User | Role | None = None, *, allow: int = 0, deny: int = 0
     ) -> None:
@@ -181,5 +194,5 @@ class FakeServer:
         parent = world.channels[channel.parent_id] if channel.parent_id else channel
         target_id = world.bot_user.id if target is None else target.id
         kind = 0 if isinstance(target, Role) else 1
-        parent.overwrites[target_id] = Overwrite(target_id, kind, allow, deny)
+        parent.overwrites[target_id] = Overwrite(target_id, kind, int(allow), int(deny))
         world.dispatch("CHANNEL_UPDATE", world.render.channel(parent), parent.guild_id)

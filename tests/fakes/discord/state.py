@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .cdn import Cdn
-from .model import Channel, Clock, Command, Guild, Message, Snowflakes, User
+from .model import DM_CHANNEL, Channel, Clock, Command, Guild, Message, Snowflakes, User
 from .payloads import Renderer
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class World:
         self.ack_deadline = 3.0
         self.token_lifetime = 15 * 60.0
         self.upload_refusals = 0
+        self.internal_errors: list[BaseException] = []
         self._dispatcher: Dispatcher | None = None
         self.session_probe: Callable[[], bool] = lambda: False
         self._changed = asyncio.Event()
@@ -164,6 +165,16 @@ class World:
             thread.locked = locked
         thread.archive_timestamp = self.clock.now()
         self.dispatch("THREAD_UPDATE", self.render.channel(thread), thread.guild_id)
+
+    def dm_channel(self, user: User) -> Channel:
+        """The bot's DM channel with ``user``, created on first use."""
+        for channel in self.channels.values():
+            if channel.type == DM_CHANNEL and channel.recipient_id == user.id:
+                return channel
+        channel = Channel(self.ids.next(), None, "", type=DM_CHANNEL, recipient_id=user.id)
+        channel.created_at = self.clock.now()
+        self.channels[channel.id] = channel
+        return channel
 
     def new_thread(
         self,

@@ -1,0 +1,92 @@
+"""Helpers shared by the benchmarks: a fake router in its own process, a throwaway service, and
+an event-loop lag probe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import selectors
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from bot.catalog import Catalog
+from bot.router import RouterClient
+from bot.service import ImageService
+from bot.storage import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-key"
+
+
+@contextlib.contextmanager
+def router_process() -> Iterator[str]:
+    """The fake router in another process, so its work does not load the measured loop."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.router", "--key", KEY],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(30):
+            raise RuntimeError("fake router did not start")
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+@contextlib.asynccontextmanager
+async def service(base_url: str, **router_options: object) -> AsyncIterator[ImageService]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        async with (
+            RouterClient(base_url, KEY, **router_options) as router,  # type: ignore[arg-type]
+            await Store.open(f"sqlite+aiosqlite:///{data / 'bench.db'}", data) as store,
+        ):
+            yield ImageService(router, store, Catalog.load())
+
+
+class LagProbe:
+    """Measures how late a 5 ms timer fires: the event loop's responsiveness."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.samples.append(time.perf_counter() - start - self.interval)
+
+    def __enter__(self) -> LagProbe:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def p99_ms(self) -> float:
+        if len(self.samples) < 2:
+            return 0.0
+        return statistics.quantiles(self.samples, n=100)[98] * 1000
+
+
+def ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x" if base > 0 else "n/a"

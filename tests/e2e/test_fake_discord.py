@@ -71,7 +71,9 @@ class EditModal(discord.ui.Modal, title="Edit image"):
         mask = await uploads[0].read() if uploads else b""
         text = self.instruction.component.value
         await interaction.response.send_message(
-            f"editing {self.target.id}: {text} (mask {len(mask)} bytes)", ephemeral=True
+            f"editing {self.target.id}: {text} (mask {len(mask)} bytes)",
+            file=discord.File(io.BytesIO(mask), "mask-echo.png"),
+            ephemeral=True,
         )
 
 
@@ -197,7 +199,7 @@ def place(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace
 
 
 @asynccontextmanager
-async def running(fake: FakeDiscord, bot: TinyBot) -> AsyncIterator[TinyBot]:
+async def running(fake: FakeDiscord, bot: discord.Client) -> AsyncIterator[discord.Client]:
     task = asyncio.create_task(bot.start(fake.token))
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 10)
@@ -309,6 +311,7 @@ async def test_message_command_opens_modal_and_receives_file(fake, place, bot):
     reply = await submitted.original()
     assert reply.ephemeral and reply not in fake.messages(place.channel)
     assert reply.content == f"editing {target.id}: make it blue (mask {len(png(2, 2))} bytes)"
+    assert reply.attachments[0].data == png(2, 2)  # a multipart interaction callback
 
 
 async def test_reply_with_attachment_gets_a_reply_with_the_same_bytes(fake, place, bot):
@@ -344,6 +347,10 @@ async def test_thread_from_message_and_refining_inside_it(fake, place, bot):
     first = await fake.wait_for_message(thread)
     assert first.content == "refining here"
     await fake.archive_thread(thread)
+    parent = bot.get_channel(place.channel.id)
+    # discord.py drops archived threads from its cache when THREAD_UPDATE says so.
+    await fake.world.wait_until(lambda: bot.get_channel(thread.id) is None, 5, "THREAD_UPDATE")
+    assert [t.id async for t in parent.archived_threads()] == [thread.id]
     turn = await fake.post_message(place.alice, thread, "more contrast")
     assert not thread.archived  # a new message unarchives the thread
     reply = await fake.wait_for_message(thread, after=turn)
@@ -447,3 +454,19 @@ async def test_history_pages_like_discord(fake, place, bot):
     ]
     assert (newest, before, after) == (["m4", "m3"], ["m2", "m1"], ["m2", "m3"])
     assert sorted(around) == ["m1", "m2", "m3"]
+
+
+async def test_sharded_client_gets_each_guild_once(fake, place):
+    class QuickShards(discord.AutoShardedClient):
+        async def before_identify_hook(self, shard_id, *, initial=False):
+            pass  # Discord wants 5 s between IDENTIFYs; the fake does not
+
+    for n in range(3):
+        fake.create_guild(f"extra {n}")
+    client = QuickShards(intents=discord.Intents.default(), shard_count=2, guild_ready_timeout=0.05)
+    async with running(fake, client):
+        assert len(client.guilds) == 4
+        sessions = list(fake.gateway.sessions.values())
+        assert sorted(s.shard for s in sessions) == [(0, 2), (1, 2)]
+        for guild in client.guilds:
+            assert guild.shard_id == (guild.id >> 22) % 2

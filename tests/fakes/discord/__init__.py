@@ -10,7 +10,11 @@ before ``login``/``start``::
 Nothing else in discord.py 2.7 hard-codes discord.com on the paths a bot uses: webhooks and
 interaction responses build ``Route`` objects too (only ``Webhook.url`` and jump URLs still
 print discord.com). ``AutoShardedClient`` asks ``GET /gateway/bot``, which returns
-``fake.gateway_url``.
+``fake.gateway_url``; give it a no-op ``before_identify_hook`` or each extra shard waits 5 s.
+Pass ``guild_ready_timeout=0.05`` to the client in tests: discord.py waits that long (2 s by
+default) after the last GUILD_CREATE before ``on_ready``. ``import discord`` warns about
+``audioop`` on Python 3.11, so import it under ``warnings.catch_warnings()`` while pytest
+treats warnings as errors.
 
 Driver API (``FakeDiscord``; every wait is bounded and fails with an AssertionError that
 names what it was waiting for):
@@ -27,8 +31,8 @@ World
     ``create_guild(name, upload_limit=10 MiB, bot_permissions=…, everyone_permissions=…)``,
     ``create_channel(guild, name, bot_permissions=None)``, ``create_user(name, guild=…,
     roles=…)``, ``add_member(guild, user, roles=…)``, ``create_role(guild, name, perms)``,
-    ``set_permissions(channel, target=None (the bot) | user | role, allow=…, deny=…)``;
-    permission bits are ``permissions.Perm``. Made after READY, they are dispatched.
+    ``set_permissions(channel, target=None (the bot) | user | role, allow=…, deny=…)``,
+    ``dm_channel(user)``; permission bits are ``Perm``. Made after READY, they are dispatched.
 
 Gateway and commands
     ``await wait_for_ready()``, ``await wait_for_commands(names, guild=None)``,
@@ -71,7 +75,9 @@ Faults and inspection
     ``await invalidate_session()`` (op 9), ``refuse_uploads(times=1)`` (413/40005),
     ``rate_limit(path_substring, times=1, retry_after=0.3, scope="user", is_global=False)``,
     ``advance_time(seconds)``, ``requests`` / ``requests_to(path, method)`` (method, path,
-    query, status, json, files), ``world.cdn.downloads``.
+    query, status, json, files), ``world.cdn.downloads``. A bug inside the fake (an exception
+    in a handler) becomes a 500 for the bot and an AssertionError when ``async with`` exits.
+    Close the bot before the fake, or discord.py keeps trying to reconnect.
 
 Faithful where discord.py looks: error bodies and codes (10003, 10008, 10015, 10062, 30015,
 40005, 40060, 50001, 50005, 50006, 50013, 50027, 50035 with ``errors``, 50083, 160004),

@@ -124,7 +124,14 @@ def _options(
     return options
 
 
-def _convert(world, command, spec, value, resolved, channel) -> Any:
+def _convert(
+    world: World,
+    command: str,
+    spec: dict[str, Any],
+    value: Any,
+    resolved: dict[str, Any],
+    channel: Channel,
+) -> Any:
     kind, name = spec["type"], spec["name"]
     where = f"/{command} option {name!r}"
     if kind == STRING:
@@ -153,7 +160,15 @@ def _convert(world, command, spec, value, resolved, channel) -> Any:
     return value
 
 
-def _resolve_entity(world, where, kind, spec, value, resolved, channel) -> str:
+def _resolve_entity(
+    world: World,
+    where: str,
+    kind: int,
+    spec: dict[str, Any],
+    value: Any,
+    resolved: dict[str, Any],
+    channel: Channel,
+) -> str:
     if isinstance(value, User) and kind in (USER, MENTIONABLE):
         add_user(world, value, resolved, channel)
     elif isinstance(value, Role) and kind in (ROLE, MENTIONABLE):
@@ -188,7 +203,9 @@ def _attachment(world: World, value: Any, resolved: dict[str, Any], channel: Cha
     return str(attachment.id)
 
 
-def context_menu_data(world: World, command: Command, target: Message | User, channel: Channel):
+def context_menu_data(
+    world: World, command: Command, target: Message | User, channel: Channel
+) -> dict[str, Any]:
     """``data`` for a MESSAGE (type 3) or USER (type 2) context-menu command."""
     resolved: dict[str, Any] = {}
     if isinstance(target, Message):

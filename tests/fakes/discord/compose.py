@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,9 @@ class Body:
     files: list[Upload] = field(default_factory=list)
 
 
-def make_attachment(world: World, channel_id: int, filename: str, data: bytes, **extra: Any):
+def make_attachment(
+    world: World, channel_id: int, filename: str, data: bytes, **extra: Any
+) -> Attachment:
     content_type = sniff_content_type(filename, data)
     width, height = image_size(content_type, data)
     attachment = Attachment(
@@ -240,7 +243,7 @@ def number_components(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return numbered
 
 
-def _walk(components: list[dict[str, Any]]):
+def _walk(components: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for comp in components:
         yield comp
         yield from _walk(comp.get("components") or [])

@@ -13,8 +13,6 @@ from .interactions import AUTOCOMPLETE, COMMAND, COMPONENT, MODAL_SUBMIT, Intera
 from .modals import FileSpec, modal_submit_data
 from .model import PUBLIC_THREAD, Channel, Command, Message, User
 from .permissions import Perm, channel_permissions
-from .ratelimit import Injected
-from .restkit import RequestRecord
 from .server import FakeServer
 from .sessions import Session
 from .validation import validate_message
@@ -124,7 +122,9 @@ class FakeDiscord(FakeServer):
         """Make the token dead now, as if 15 minutes had passed (or 3 s without an answer)."""
         handle.expired = True
 
-    async def _component(self, user, message, custom_id, values) -> InteractionHandle:
+    async def _component(
+        self, user: User, message: Message, custom_id: str, values: list[Any] | None
+    ) -> InteractionHandle:
         channel = self.world.channels[message.channel_id]
         data = component_data(self.world, message, custom_id, values, channel)
         return await self._interact(COMPONENT, user, channel, data, source=message)
@@ -301,39 +301,3 @@ class FakeDiscord(FakeServer):
     async def unarchive_thread(self, thread: Channel) -> None:
         self.world.set_archived(thread, False, locked=False)
         await self.gateway.flush()
-
-    # -- faults and inspection ----------------------------------------------------------------------
-
-    async def drop_gateway(self, code: int = 4000) -> None:
-        """Close the bot's socket with a resumable code; discord.py should RESUME."""
-        await self.gateway.drop(code)
-
-    async def request_reconnect(self) -> None:
-        await self.gateway.request_reconnect()
-
-    async def invalidate_session(self) -> None:
-        await self.gateway.invalidate_sessions()
-
-    def refuse_uploads(self, times: int = 1) -> None:
-        """The next ``times`` requests carrying files get 413 / 40005."""
-        self.world.upload_refusals += times
-
-    def rate_limit(
-        self,
-        path: str,
-        times: int = 1,
-        retry_after: float = 0.3,
-        *,
-        scope: str = "user",
-        is_global: bool = False,
-        method: str | None = None,
-    ) -> None:
-        """The next ``times`` API requests whose path contains ``path`` get a 429 (with ``Via``)."""
-        self.limiter.inject(Injected(path, times, retry_after, scope, is_global, method))
-
-    def advance_time(self, seconds: float) -> None:
-        """Move the fake's clock: ack deadlines, token lifetimes and CDN signatures follow it."""
-        self.world.clock.advance(seconds)
-
-    def requests_to(self, path: str, method: str | None = None) -> list[RequestRecord]:
-        return [r for r in self.requests if path in r.path and method in (None, r.method)]

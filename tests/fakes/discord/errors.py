@@ -34,7 +34,9 @@ class ApiError(Exception):
         return body
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None):
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """JSON with a bare ``application/json`` type: discord.py only parses that exact value."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     return web.Response(body=json.dumps(payload).encode(), status=status, headers=all_headers)

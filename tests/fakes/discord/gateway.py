@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from .payloads import user_payload
-from .sessions import Session, intents_ok
+from .sessions import Session, application_flags, intents_ok, members_chunk, ready_payload
 
 if TYPE_CHECKING:
     from .payloads import Renderer
@@ -44,7 +43,8 @@ class Connection:
     compressor: Any | None
     session: Session | None = None
     sent: int = 0
-    received: int = 0
+    window_start: float = 0.0
+    window_count: int = 0
     closed_by_us: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -120,7 +120,7 @@ class Gateway:
         """Wait until every connected session has written its backlog to the socket."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while any(s.connection.sent < len(s.buffer) for s in self.connected_sessions()):
+        while any(s.backlog() for s in self.connected_sessions()):
             if loop.time() > deadline:
                 raise AssertionError(f"gateway backlog not written within {timeout:g}s")
             await asyncio.sleep(0.005)
@@ -182,8 +182,7 @@ class Gateway:
                 if msg.type is WSMsgType.BINARY:
                     await conn.close(4002, "send JSON text frames")
                 continue
-            conn.received += 1
-            if conn.received > _SEND_LIMIT:
+            if self._over_send_limit(conn):
                 await conn.close(4008, "rate limited")
                 return
             try:
@@ -198,6 +197,13 @@ class Gateway:
                 self.world.internal_errors.append(exc)
                 await conn.close(4000, "fake gateway error")
                 return
+
+    def _over_send_limit(self, conn: Connection) -> bool:
+        now = asyncio.get_running_loop().time()
+        if now - conn.window_start >= 60:
+            conn.window_start, conn.window_count = now, 0
+        conn.window_count += 1
+        return conn.window_count > _SEND_LIMIT
 
     def _detach(self, conn: Connection) -> None:
         self.connections.discard(conn)
@@ -253,14 +259,19 @@ class Gateway:
             return
         session = Session(
             secrets.token_hex(16),
-            intents,
+            int(intents or 0),
             tuple(data.get("shard") or (0, 1)),
             self.world.bot_user.id,
         )
+        session.sharded = data.get("shard") is not None
         self.sessions[session.id] = session
         self.identifies += 1
         self._attach(conn, session, 0)
-        session.push_event("READY", self._ready(session), None)
+        session.push_event(
+            "READY",
+            ready_payload(self.world, session, self.resume_url, self.application_flags()),
+            None,
+        )
         for guild in self.world.guilds.values():
             if session.owns(guild.id):
                 payload = self.renderer.guild_create(guild, all_members=session.wants_members)
@@ -291,69 +302,14 @@ class Gateway:
         conn.sent = sent
         session.connection = conn
 
-    def _ready(self, session: Session) -> dict[str, Any]:
-        user = user_payload(self.world.bot_user) | {
-            "verified": True,
-            "mfa_enabled": False,
-            "flags": 0,
-        }
-        payload: dict[str, Any] = {
-            "v": 10,
-            "user": user,
-            "guilds": [
-                {"id": str(g), "unavailable": True} for g in self.world.guilds if session.owns(g)
-            ],
-            "session_id": session.id,
-            "session_type": "normal",
-            "resume_gateway_url": self.resume_url,
-            "application": {
-                "id": str(self.world.application_id),
-                "flags": self.application_flags(),
-            },
-            "private_channels": [],
-            "relationships": [],
-            "presences": [],
-            "user_settings": {},
-            "guild_join_requests": [],
-            "geo_ordered_rtc_regions": ["local"],
-            "auth": {},
-            "_trace": ["fake-discord"],
-        }
-        if session.shard != (0, 1):
-            payload["shard"] = list(session.shard)
-        return payload
-
     def application_flags(self) -> int:
-        """The *_LIMITED gateway flags an unverified app shows for its enabled intents."""
-        flags = 0
-        for intent, flag in ((1 << 8, 1 << 13), (1 << 1, 1 << 15), (1 << 15, 1 << 19)):
-            if self.privileged_intents & intent:
-                flags |= flag
-        return flags
+        return application_flags(self.privileged_intents)
 
     def _request_members(self, session: Session, data: dict[str, Any]) -> None:
-        guild = self.world.guilds.get(int(data.get("guild_id") or 0))
-        if guild is None:
-            return
-        query = (data.get("query") or "").lower()
-        wanted = {int(u) for u in data.get("user_ids") or []}
-        members = [
-            m
-            for m in guild.members.values()
-            if (not wanted or m.user.id in wanted) and m.user.name.lower().startswith(query)
-        ]
-        limit = data.get("limit") or len(members)
-        chunk: dict[str, Any] = {
-            "guild_id": str(guild.id),
-            "members": [self.renderer.member(m) for m in members[:limit]],
-            "chunk_index": 0,
-            "chunk_count": 1,
-            "not_found": [str(u) for u in wanted - set(guild.members)],
-        }
-        if data.get("nonce"):
-            chunk["nonce"] = data["nonce"]
-        session.push_event("GUILD_MEMBERS_CHUNK", chunk, None, force=True)
-        _wake(session)
+        chunk = members_chunk(self.world, data)
+        if chunk is not None:
+            session.push_event("GUILD_MEMBERS_CHUNK", chunk, None, force=True)
+            _wake(session)
 
 
 def _op(op: int, data: Any) -> dict[str, Any]:

@@ -57,7 +57,8 @@ class InteractionHandle:
 
     @property
     def data(self) -> dict[str, Any]:
-        return self.payload["data"]
+        data: dict[str, Any] = self.payload["data"]
+        return data
 
     @property
     def acknowledged(self) -> bool:
@@ -156,7 +157,9 @@ def respond(world: World, handle: InteractionHandle, body: Body) -> dict[str, An
     return result
 
 
-def _apply(world: World, handle: InteractionHandle, kind: int, data: dict[str, Any], body: Body):
+def _apply(
+    world: World, handle: InteractionHandle, kind: int, data: dict[str, Any], body: Body
+) -> dict[str, Any] | None:
     if kind == MESSAGE:
         validate_message(data, len(body.files))
         handle.original_message = _create(
@@ -257,7 +260,9 @@ def webhook_message(handle: InteractionHandle, message_id: str) -> Message:
     return message
 
 
-def edit_webhook_message(world: World, handle: InteractionHandle, message_id: str, body: Body):
+def edit_webhook_message(
+    world: World, handle: InteractionHandle, message_id: str, body: Body
+) -> dict[str, Any]:
     message = webhook_message(handle, message_id)
     validate_message(body.payload, len(body.files), editing=True)
     apply_edit(world, message, body)

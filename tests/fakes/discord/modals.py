@@ -55,7 +55,14 @@ def _custom_ids(components: list[dict[str, Any]]) -> set[str]:
 class _Echo:
     """Builds the submitted component tree for one modal."""
 
-    def __init__(self, world, values, files, resolved, channel) -> None:
+    def __init__(
+        self,
+        world: World,
+        values: dict[str, Any],
+        files: dict[str, list[FileSpec]],
+        resolved: dict[str, Any],
+        channel: Channel,
+    ) -> None:
         self.world = world
         self.values = values
         self.files = files
@@ -82,7 +89,7 @@ class _Echo:
         elif kind == 19:
             echoed["values"] = self._uploads(comp)
         elif kind in (3, 5, 6, 7, 8):
-            chosen = list(self.values.get(custom_id, []))
+            chosen = list(self.values.get(comp["custom_id"], []))
             self._check_count(comp, len(chosen), "value")
             echoed["values"] = [str(getattr(v, "id", v)) for v in chosen]
         return echoed

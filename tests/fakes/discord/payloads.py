@@ -55,7 +55,9 @@ class Renderer:
     def iso(self, when: float | None) -> str | None:
         return None if when is None else self.world.clock.iso(when)
 
-    def member(self, member: Member, *, with_user: bool = True, channel: Channel | None = None):
+    def member(
+        self, member: Member, *, with_user: bool = True, channel: Channel | None = None
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "roles": [str(r) for r in member.roles],
             "joined_at": self.iso(member.joined_at),
@@ -216,12 +218,11 @@ class Renderer:
         rendered = copy.deepcopy(embed)
         rendered.setdefault("type", "rich")
         for key in ("image", "thumbnail"):
-            media = rendered.get(key)
-            url = (media or {}).get("url", "")
-            if url.startswith(ATTACHMENT_SCHEME):
-                target = message.attachment(url[len(ATTACHMENT_SCHEME) :])
-                if target is not None:
-                    media.update(self._media(target))
+            media = rendered.get(key) or {}
+            url = media.get("url", "")
+            target = message.attachment(url.removeprefix(ATTACHMENT_SCHEME))
+            if url.startswith(ATTACHMENT_SCHEME) and target is not None:
+                media.update(self._media(target))
         return rendered
 
     def _media(self, attachment: Attachment) -> dict[str, Any]:

@@ -90,7 +90,7 @@ class RateLimiter:
             "X-RateLimit-Bucket": bucket_hash,
         }
 
-    def _too_many(self, request: web.Request, bucket_hash: str, injected: Injected):
+    def _too_many(self, request: web.Request, bucket_hash: str, injected: Injected) -> web.Response:
         self.limited.append((request.method, request.path))
         body: dict[str, Any] = {
             "message": "You are being rate limited.",

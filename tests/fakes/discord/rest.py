@@ -77,9 +77,9 @@ async def _api_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     response.headers["Via"] = "1.1 google"
     record.status = response.status
     record.json = request.get(JSON_KEY)
-    body = request.get(BODY_KEY)
-    if body is not None:
-        record.files = [(f.filename, len(f.data)) for f in body.files]
+    uploaded = request.get(BODY_KEY)
+    if uploaded is not None:
+        record.files = [(f.filename, len(f.data)) for f in uploaded.files]
     request.app[LOG].append(record)
     return response
 
@@ -111,7 +111,8 @@ async def get_user(request: web.Request) -> web.Response:
 async def open_dm(request: web.Request) -> web.Response:
     world = world_of(request)
     payload = await read_json(request)
-    user = world.user(payload.get("recipient_id") if isinstance(payload, dict) else -1)
+    recipient = payload.get("recipient_id") if isinstance(payload, dict) else None
+    user = world.user(recipient if recipient is not None else -1)
     return ok(world.render.channel(world.dm_channel(user)))
 
 

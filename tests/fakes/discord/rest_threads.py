@@ -52,7 +52,7 @@ async def thread_without_message(request: web.Request) -> web.Response:
 
 def _new_thread(
     world: World, parent: Channel, payload: dict[str, Any], *, thread_id: int, type_: int
-):
+) -> Channel:
     name = payload.get("name") or ""
     if not 1 <= len(name) <= 100:
         raise errors.form_error(

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from . import errors
 from .compose import Body, Upload
@@ -64,7 +64,9 @@ async def read_body(request: web.Request, upload_limit: int) -> Body:
     if request.content_type.startswith("multipart/"):
         total = 0
         async for part in await request.multipart():
-            data = await part.read()  # type: ignore[union-attr]
+            if not isinstance(part, BodyPartReader):
+                continue  # nested multipart: Discord does not take it either
+            data = await part.read()
             total += len(data)
             if total > max_request:
                 raise errors.too_large()
@@ -75,7 +77,7 @@ async def read_body(request: web.Request, upload_limit: int) -> Body:
                 if len(data) > upload_limit:
                     raise errors.too_large()
                 index = int(name[6:-1]) if name[6:-1].isdigit() else len(body.files)
-                body.files.append(Upload(index, part.filename or f"file{index}", bytes(data)))  # type: ignore[union-attr]
+                body.files.append(Upload(index, part.filename or f"file{index}", bytes(data)))
     elif request.can_read_body:
         body.payload = _json(await request.read())
     request[BODY_KEY] = body

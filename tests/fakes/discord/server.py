@@ -1,4 +1,4 @@
-"""Server lifecycle and world building; ``FakeDiscord`` in ``driver`` adds the user actions."""
+"""Server lifecycle, world building and faults; ``FakeDiscord`` in ``driver`` adds user actions."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .gateway import Gateway
 from .model import Channel, Guild, Member, Overwrite, Role, User
 from .payloads import role_payload
 from .permissions import ALL, DEFAULT_EVERYONE
-from .ratelimit import RateLimiter
+from .ratelimit import Injected, RateLimiter
 from .rest import API_PREFIX, build_api
 from .restkit import RequestRecord
 from .sessions import PRIVILEGED
@@ -196,3 +196,39 @@ class FakeServer:
         kind = 0 if isinstance(target, Role) else 1
         parent.overwrites[target_id] = Overwrite(target_id, kind, int(allow), int(deny))
         world.dispatch("CHANNEL_UPDATE", world.render.channel(parent), parent.guild_id)
+
+    # -- faults and inspection ----------------------------------------------------------------------
+
+    async def drop_gateway(self, code: int = 4000) -> None:
+        """Close the bot's socket with a resumable code; discord.py should RESUME."""
+        await self.gateway.drop(code)
+
+    async def request_reconnect(self) -> None:
+        await self.gateway.request_reconnect()
+
+    async def invalidate_session(self) -> None:
+        await self.gateway.invalidate_sessions()
+
+    def refuse_uploads(self, times: int = 1) -> None:
+        """The next ``times`` requests carrying files get 413 / 40005."""
+        self.world.upload_refusals += times
+
+    def rate_limit(
+        self,
+        path: str,
+        times: int = 1,
+        retry_after: float = 0.3,
+        *,
+        scope: str = "user",
+        is_global: bool = False,
+        method: str | None = None,
+    ) -> None:
+        """The next ``times`` API requests whose path contains ``path`` get a 429 (with ``Via``)."""
+        self.limiter.inject(Injected(path, times, retry_after, scope, is_global, method))
+
+    def advance_time(self, seconds: float) -> None:
+        """Move the fake's clock: ack deadlines, token lifetimes and CDN signatures follow it."""
+        self.world.clock.advance(seconds)
+
+    def requests_to(self, path: str, method: str | None = None) -> list[RequestRecord]:
+        return [r for r in self.requests if path in r.path and method in (None, r.method)]

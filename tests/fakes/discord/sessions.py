@@ -6,8 +6,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .payloads import user_payload
+
 if TYPE_CHECKING:
     from .gateway import Connection
+    from .state import World
 
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
@@ -49,6 +52,11 @@ EVENT_INTENTS: dict[str, tuple[int, int]] = {
     "TYPING_START": (GUILD_MESSAGE_TYPING, DIRECT_MESSAGE_TYPING),
 }
 _CONTENT_FIELDS = ("content", "embeds", "attachments", "components")
+_SESSION_EVENTS = {
+    "READY",
+    "RESUMED",
+    "GUILD_MEMBERS_CHUNK",
+}  # for this session, whatever its shard
 
 
 def intents_ok(intents: Any, allowed_privileged: int, shard: Any) -> tuple[int, str] | None:
@@ -75,6 +83,7 @@ class Session:
     connection: Connection | None = None
     ready: bool = False
     ended: bool = False
+    sharded: bool = False  # IDENTIFY carried ``shard``, so READY echoes it
 
     @property
     def wants_members(self) -> bool:
@@ -91,10 +100,17 @@ class Session:
         self, event: str, data: dict[str, Any], guild_id: int | None, *, force: bool = False
     ) -> bool:
         """Queue a dispatch if this session should see it; True when queued."""
-        if not force and not (self.owns(guild_id) and self._subscribed(event, guild_id)):
+        wanted = event in _SESSION_EVENTS or (
+            self.owns(guild_id) and self._subscribed(event, guild_id)
+        )
+        if not (force or wanted):
             return False
         self.buffer.append((event, self._visible(event, data, guild_id)))
         return True
+
+    def backlog(self) -> int:
+        """Events queued but not yet written to the current socket."""
+        return len(self.buffer) - self.connection.sent if self.connection is not None else 0
 
     def frame(self, index: int) -> dict[str, Any]:
         event, data = self.buffer[index]
@@ -125,3 +141,68 @@ class Session:
         if stripped.get("referenced_message"):
             stripped["referenced_message"] = self._strip(stripped["referenced_message"], guild_id)
         return stripped
+
+
+def application_flags(privileged_intents: int) -> int:
+    """The *_LIMITED gateway flags an unverified app shows for its enabled intents."""
+    flags = 0
+    for intent, flag in (
+        (GUILD_PRESENCES, 1 << 13),
+        (GUILD_MEMBERS, 1 << 15),
+        (MESSAGE_CONTENT, 1 << 19),
+    ):
+        if privileged_intents & intent:
+            flags |= flag
+    return flags
+
+
+def ready_payload(
+    world: World, session: Session, resume_url: str, app_flags: int
+) -> dict[str, Any]:
+    """READY: guilds start unavailable; GUILD_CREATE for each follows."""
+    user = user_payload(world.bot_user) | {"verified": True, "mfa_enabled": False, "flags": 0}
+    payload: dict[str, Any] = {
+        "v": 10,
+        "user": user,
+        "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds if session.owns(g)],
+        "session_id": session.id,
+        "session_type": "normal",
+        "resume_gateway_url": resume_url,
+        "application": {"id": str(world.application_id), "flags": app_flags},
+        "private_channels": [],
+        "relationships": [],
+        "presences": [],
+        "user_settings": {},
+        "guild_join_requests": [],
+        "geo_ordered_rtc_regions": ["local"],
+        "auth": {},
+        "_trace": ["fake-discord"],
+    }
+    if session.sharded:
+        payload["shard"] = list(session.shard)
+    return payload
+
+
+def members_chunk(world: World, data: dict[str, Any]) -> dict[str, Any] | None:
+    """GUILD_MEMBERS_CHUNK answering REQUEST_GUILD_MEMBERS (op 8), all in one chunk."""
+    guild = world.guilds.get(int(data.get("guild_id") or 0))
+    if guild is None:
+        return None
+    query = (data.get("query") or "").lower()
+    wanted = {int(u) for u in data.get("user_ids") or []}
+    members = [
+        m
+        for m in guild.members.values()
+        if (not wanted or m.user.id in wanted) and m.user.name.lower().startswith(query)
+    ]
+    limit = data.get("limit") or len(members)
+    chunk: dict[str, Any] = {
+        "guild_id": str(guild.id),
+        "members": [world.render.member(m) for m in members[:limit]],
+        "chunk_index": 0,
+        "chunk_count": 1,
+        "not_found": [str(u) for u in wanted - set(guild.members)],
+    }
+    if data.get("nonce"):
+        chunk["nonce"] = data["nonce"]
+    return chunk

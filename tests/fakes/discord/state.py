@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import errors
 from .cdn import Cdn
@@ -20,6 +20,7 @@ from .payloads import Renderer
 if TYPE_CHECKING:
     from .interactions import InteractionHandle
 
+T = TypeVar("T")
 Dispatcher = Callable[[str, dict[str, Any], "int | None"], None]
 
 
@@ -67,7 +68,7 @@ class World:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def wait_until(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
+    async def wait_until(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
         """Re-check on every state change (and every 20 ms, for conditions on the bot's side)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -7,6 +7,7 @@ Limits: resources/message.mdx, components/reference.mdx, interactions/*.mdx (see
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from . import errors
@@ -140,7 +141,7 @@ def _validate_interactive(path: str, comp: dict[str, Any], seen: set[str]) -> No
         )
 
 
-def _walk(path: str, components: list[dict[str, Any]]):
+def _walk(path: str, components: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     for index, comp in enumerate(components):
         here = f"{path}.{index}"
         yield here, comp

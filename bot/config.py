@@ -52,14 +52,21 @@ class Settings(BaseSettings):
     health_port: int | None = Field(None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
 
-    @field_validator("router_base_url", "discord_api_base", "discord_gateway_url")
+    @field_validator("router_base_url", "discord_api_base")
     @classmethod
-    def _url(cls, value: str | None) -> str | None:
+    def _base_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not value.startswith(("http://", "https://", "ws://", "wss://")):
+        if not value.startswith(("http://", "https://")):
             raise ValueError("must be a URL starting with http:// or https://")
-        return value.rstrip("/")
+        return value.rstrip("/")  # paths are appended to it
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("ws://", "wss://")):
+            raise ValueError("must be a URL starting with ws:// or wss://")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -50,6 +50,7 @@ class JobQueue:
         self._waiting: OrderedDict[str, deque[int]] = OrderedDict()  # user -> job ids, in turn order
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._cancelled: set[int] = set()
+        self._delivering: set[int] = set()  # finished, listeners still posting the outcome
         self._served: dict[str, int] = {}  # user -> tick of their last start, for fairness
         self._tick = 0
         self._finished_listeners: list[Listener] = []
@@ -113,7 +114,8 @@ class JobQueue:
 
     @property
     def depth(self) -> int:
-        return sum(len(ids) for ids in self._waiting.values()) + len(self._running)
+        waiting = sum(len(ids) for ids in self._waiting.values())
+        return waiting + len(self._running) + len(self._delivering)
 
     def running(self) -> list[int]:
         return list(self._running)
@@ -181,12 +183,16 @@ class JobQueue:
                                               error_message=error.user_message)
             outcome = Outcome(job_id, error=error)
         finally:
+            self._delivering.add(job_id)
             self._running.pop(job_id, None)
             self._cancelled.discard(job_id)
             self._schedule()
+        try:
+            await self._notify(outcome)
+            await self._announce(self.positions())
+        finally:
+            self._delivering.discard(job_id)
             self._changed.set()
-        await self._notify(outcome)
-        await self._announce(self.positions())
 
     async def _notify(self, outcome: Outcome) -> None:
         for listener in self._finished_listeners:

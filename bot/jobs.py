@@ -50,7 +50,7 @@ class JobQueue:
         self._waiting: OrderedDict[str, deque[int]] = OrderedDict()  # user -> job ids, in turn order
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._cancelled: set[int] = set()
-        self._delivering: set[int] = set()  # finished, listeners still posting the outcome
+        self._delivering: dict[int, asyncio.Task[None]] = {}  # listeners still posting the outcome
         self._served: dict[str, int] = {}  # user -> tick of their last start, for fairness
         self._tick = 0
         self._finished_listeners: list[Listener] = []
@@ -120,13 +120,20 @@ class JobQueue:
     def running(self) -> list[int]:
         return list(self._running)
 
-    async def close(self) -> None:
-        """Stop runners; their jobs stay RUNNING in the store and are resumed at next start."""
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop runners (their jobs stay RUNNING and are resumed at next start); let results
+        that are already being posted finish, for at most ``grace`` seconds."""
         self._closed = True
-        tasks = [task for _user, task in self._running.values()]
-        for task in tasks:
+        running = [task for _user, task in self._running.values()]
+        for task in running:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
+        posting = list(self._delivering.values())
+        if posting:
+            _done, late = await asyncio.wait(posting, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def join(self) -> None:
         """Wait until nothing is queued or running; callers bound it with a timeout."""
@@ -171,6 +178,7 @@ class JobQueue:
             outcome = Outcome(job_id, result=result)
         except asyncio.CancelledError:
             if job_id not in self._cancelled:
+                self._running.pop(job_id, None)
                 raise  # shutdown: the job stays RUNNING and is resumed later
             await self.service.store.cancel_job(job_id)
             outcome = Outcome(job_id, error=JobCancelled())
@@ -183,15 +191,16 @@ class JobQueue:
                                               error_message=error.user_message)
             outcome = Outcome(job_id, error=error)
         finally:
-            self._delivering.add(job_id)
-            self._running.pop(job_id, None)
+            entry = self._running.pop(job_id, None)
+            if entry is not None:
+                self._delivering[job_id] = entry[1]
             self._cancelled.discard(job_id)
             self._schedule()
         try:
             await self._notify(outcome)
             await self._announce(self.positions())
         finally:
-            self._delivering.discard(job_id)
+            self._delivering.pop(job_id, None)
             self._changed.set()
 
     async def _notify(self, outcome: Outcome) -> None:

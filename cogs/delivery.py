@@ -98,6 +98,7 @@ class Delivery:
             log.warning("job %s: could not deliver: %s", job.id, exc.user_message)
             await store.set_delivery(job.id, {"state": "failed", "reason": exc.user_message},
                                      only_if_unset=False)
+            await self._tell_requester(job, exc.user_message)
             return
         await store.set_delivery(job.id, {"state": "posted", "channel_id": str(message.channel.id),
                                           "message_id": str(message.id)}, only_if_unset=False)
@@ -165,6 +166,16 @@ class Delivery:
             return await channel.send(**kwargs)
         except discord.Forbidden as exc:
             raise DeliveryError(await self.missing_permissions(job)) from exc
+
+    async def _tell_requester(self, job: Job, reason: str) -> None:
+        """Last resort when the channel refuses us: a DM, so the prompt is not lost."""
+        if not job.user_id:
+            return
+        text = (f"I couldn't post your result (job {job.id}). {reason}\n"
+                f"Your prompt was: {render.clip(job.prompt, 1500)}")
+        with contextlib.suppress(discord.HTTPException):
+            user = await self.bot.fetch_user(int(job.user_id))
+            await user.send(text)
 
     async def _edit_original(self, job: Job, **kwargs: Any) -> discord.Message:
         info = job.origin["interaction"]

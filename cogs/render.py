@@ -37,7 +37,7 @@ class Payload:
 
 
 def progress_text(prompt: str, position: int | None, elapsed: float | None, model: str) -> str:
-    head = f"> {_clip(prompt, 300)}\n"
+    head = f"> {clip(prompt, 300)}\n"
     if position:
         ahead = "next in line" if position == 1 else f"position {position} in the queue"
         return head + f"⏳ Waiting to start: {ahead}."
@@ -58,9 +58,9 @@ async def result_payload(job: Job, originals: list[bytes], catalog: Catalog, *,
     fitted = await fit_for_upload(originals, per_file)
     files = []
     for index, fit in enumerate(fitted, start=1):
-        alt = _clip(f"Image {index} of {len(fitted)} for: {job.prompt}", ALT_TEXT_LIMIT)
+        alt = clip(f"Image {index} of {len(fitted)} for: {job.prompt}", ALT_TEXT_LIMIT)
         files.append((f"easel-{job.id}-{index}.{fit.ext}", fit.data, alt))
-    embed = discord.Embed(description=_clip(job.prompt, 3500), colour=OK_COLOUR)
+    embed = discord.Embed(description=clip(job.prompt, 3500), colour=OK_COLOUR)
     embed.set_author(name=f"{job.kind.value.capitalize()} · job {job.id}")
     model = catalog.get(job.spec.model)
     embed.add_field(name="Model", value=model.label)
@@ -74,7 +74,7 @@ async def result_payload(job: Job, originals: list[bytes], catalog: Catalog, *,
     if reencoded:
         notes.append("Re-encoded to fit Discord's upload limit; use Full resolution for the original.")
     if job.result_text:
-        notes.append(f"Model: {_clip(job.result_text, 300)}")
+        notes.append(f"Model: {clip(job.result_text, 300)}")
     if notes:
         embed.set_footer(text="\n".join(notes))
     if job.user_id:
@@ -91,7 +91,7 @@ def error_payload(job: Job | None, error: EaselError, *, prompt: str | None = No
     if isinstance(error, RateLimited) and error.retry_after:
         embed.description = f"{error.user_message}"
     if text:
-        embed.add_field(name="Your prompt was", value=_clip(text, 1000), inline=False)
+        embed.add_field(name="Your prompt was", value=clip(text, 1000), inline=False)
     hint = "Press Retry to try again" if error.retryable else "Edit the prompt or pick another model"
     if job is not None:
         embed.set_footer(text=f"{hint} · job {job.id}")
@@ -108,5 +108,5 @@ def _sizes(fitted: list[images.FittedImage], job: Job) -> str:
     return f"{text} ({', '.join(extra)})" if extra else text
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

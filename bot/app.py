@@ -29,8 +29,12 @@ COGS = ("cogs.imagine", "cogs.ui")
 def bot_permissions() -> discord.Permissions:
     """Exactly what Easel needs in a channel: read, answer with files, and run threads."""
     return discord.Permissions(
-        view_channel=True, send_messages=True, send_messages_in_threads=True,
-        create_public_threads=True, embed_links=True, attach_files=True,
+        view_channel=True,
+        send_messages=True,
+        send_messages_in_threads=True,
+        create_public_threads=True,
+        embed_links=True,
+        attach_files=True,
         read_message_history=True,
     )
 
@@ -51,31 +55,67 @@ def application_id_from_token(token: str) -> int:
     try:
         return int(base64.b64decode(head + "=" * (-len(head) % 4)).decode())
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ConfigError("DISCORD_TOKEN doesn't look like a bot token; copy it again from the "
-                          "Developer Portal (Bot → Reset Token).") from None
+        raise ConfigError(
+            "DISCORD_TOKEN doesn't look like a bot token; copy it again from the "
+            "Developer Portal (Bot → Reset Token)."
+        ) from None
 
 
 def invite_url(settings: Settings) -> str:
     app_id = application_id_from_token(settings.token())
-    query = {"client_id": str(app_id), "permissions": str(bot_permissions().value),
-             "scope": "bot applications.commands"}
+    query = {
+        "client_id": str(app_id),
+        "permissions": str(bot_permissions().value),
+        "scope": "bot applications.commands",
+    }
     return str(yarl.URL("https://discord.com/oauth2/authorize").with_query(query))
+
+
+class EaselTree(app_commands.CommandTree[Any]):
+    """The command tree, with the one error handler every command falls back to."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """The one place an unexpected command failure becomes a friendly message."""
+        cause = getattr(error, "original", error)
+        if isinstance(cause, EaselError):
+            text = cause.user_message
+        elif isinstance(error, app_commands.CheckFailure):
+            text = "You can't use that command here."
+        else:
+            log.error(
+                "command %s failed",
+                interaction.command and interaction.command.name,
+                exc_info=cause,
+            )
+            text = "Something went wrong on our side. Try again in a moment."
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
 
 
 class EaselBot(commands.Bot):
     """The Discord client; the cogs translate, the service decides."""
 
-    def __init__(self, settings: Settings, service: ImageService, queue: JobQueue,
-                 **options: Any) -> None:
-        super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(),
-                         help_command=None, **options)
+    def __init__(
+        self, settings: Settings, service: ImageService, queue: JobQueue, **options: Any
+    ) -> None:
+        super().__init__(
+            tree_cls=EaselTree,
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            help_command=None,
+            **options,
+        )
         self.settings = settings
         self.service = service
         self.queue = queue
         self.health: Any = None
         self.delivery: Any = None
         self._resumed = False
-        self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
         from cogs.delivery import Delivery
@@ -106,24 +146,6 @@ class EaselBot(commands.Bot):
             await self.delivery.resume()
             await self.queue.resume()
 
-    async def on_app_command_error(self, interaction: discord.Interaction[Any],
-                                   error: app_commands.AppCommandError) -> None:
-        """The one place an unexpected command failure becomes a friendly message."""
-        cause = getattr(error, "original", error)
-        if isinstance(cause, EaselError):
-            text = cause.user_message
-        elif isinstance(error, app_commands.CheckFailure):
-            text = "You can't use that command here."
-        else:
-            log.error("command %s failed", interaction.command and interaction.command.name,
-                      exc_info=cause)
-            text = "Something went wrong on our side. Try again in a moment."
-        with contextlib.suppress(discord.HTTPException):
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-
     async def close(self) -> None:
         if self.delivery is not None:
             await self.delivery.close()
@@ -153,8 +175,11 @@ async def _serve(settings: Settings, token: str) -> int:
     from bot.cli import open_service
 
     async with open_service(settings) as service:
-        queue = JobQueue(service, max_concurrent=settings.max_concurrent_jobs,
-                         max_per_user=settings.max_jobs_per_user)
+        queue = JobQueue(
+            service,
+            max_concurrent=settings.max_concurrent_jobs,
+            max_per_user=settings.max_jobs_per_user,
+        )
         async with EaselBot(settings, service, queue) as bot:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -163,11 +188,13 @@ async def _serve(settings: Settings, token: str) -> int:
             try:
                 await bot.start(token)
             except discord.LoginFailure:
-                raise ConfigError("Discord refused DISCORD_TOKEN; copy it again from the "
-                                  "Developer Portal (Bot → Reset Token).") from None
+                raise ConfigError(
+                    "Discord refused DISCORD_TOKEN; copy it again from the "
+                    "Developer Portal (Bot → Reset Token)."
+                ) from None
             except discord.PrivilegedIntentsRequired:
-                raise ConfigError("Enable the Message Content intent for the bot in the Developer "
-                                  "Portal (Bot → Privileged Gateway Intents).") from None
+                raise ConfigError(
+                    "Enable the Message Content intent for the bot in the Developer "
+                    "Portal (Bot → Privileged Gateway Intents)."
+                ) from None
     return 0
-
-

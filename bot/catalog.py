@@ -65,20 +65,37 @@ class ModelInfo:
         allowed = tuple(allowed)
         if value is not None and value not in allowed:
             offered = ", ".join(allowed) or "none"
-            raise InvalidOption(f"{self.label} doesn't offer {name} {value!r}. Choose from: {offered}.")
+            raise InvalidOption(
+                f"{self.label} doesn't offer {name} {value!r}. Choose from: {offered}."
+            )
 
 
 def _images_model(model_id: str, label: str) -> ModelInfo:
     return ModelInfo(
-        id=model_id, family=ApiFamily.IMAGES, label=label, max_inputs=16, supports_mask=True,
-        max_n=10, sizes=IMAGES_SIZES, qualities=QUALITIES, input_fidelity=True,
+        id=model_id,
+        family=ApiFamily.IMAGES,
+        label=label,
+        max_inputs=16,
+        supports_mask=True,
+        max_n=10,
+        sizes=IMAGES_SIZES,
+        qualities=QUALITIES,
+        input_fidelity=True,
     )
 
 
-def _chat_model(model_id: str, label: str, max_inputs: int, resolutions: tuple[str, ...]) -> ModelInfo:
+def _chat_model(
+    model_id: str, label: str, max_inputs: int, resolutions: tuple[str, ...]
+) -> ModelInfo:
     return ModelInfo(
-        id=model_id, family=ApiFamily.CHAT, label=label, max_inputs=max_inputs, max_n=1,
-        aspect_ratios=ASPECT_RATIOS, resolutions=resolutions, max_input_bytes=7 * 1024 * 1024,
+        id=model_id,
+        family=ApiFamily.CHAT,
+        label=label,
+        max_inputs=max_inputs,
+        max_n=1,
+        aspect_ratios=ASPECT_RATIOS,
+        resolutions=resolutions,
+        max_input_bytes=7 * 1024 * 1024,
     )
 
 
@@ -87,7 +104,9 @@ BUILTIN_MODELS: tuple[ModelInfo, ...] = (
     _images_model("azure/openai/gpt-image-1.5", "GPT Image 1.5 (Azure)"),
     _images_model("gpt-image-1", "GPT Image 1 (OpenAI)"),
     _images_model("gpt-image-1.5", "GPT Image 1.5 (OpenAI)"),
-    _chat_model("vertex/google/gemini-2.5-flash-image-preview", "Gemini 2.5 Flash Image", 3, RESOLUTIONS),
+    _chat_model(
+        "vertex/google/gemini-2.5-flash-image-preview", "Gemini 2.5 Flash Image", 3, RESOLUTIONS
+    ),
     _chat_model("vertex/gemini-3.1-flash-image-preview", "Gemini 3.1 Flash Image", 14, RESOLUTIONS),
     _chat_model("vertex/google/gemini-3-pro-image-preview", "Gemini 3 Pro Image", 14, RESOLUTIONS),
 )
@@ -151,9 +170,14 @@ def _entry_to_model(entry: Mapping[str, Any], known: Mapping[str, ModelInfo]) ->
             return replace(known[model_id], **fields)
         fields.setdefault("label", model_id)
         if "family" not in fields:
-            raise ConfigError(f"CATALOG_FILE: new model {model_id!r} needs a 'family' (images or chat)")
-        base = _chat_model(model_id, fields["label"], 3, RESOLUTIONS) if fields["family"] is ApiFamily.CHAT \
+            raise ConfigError(
+                f"CATALOG_FILE: new model {model_id!r} needs a 'family' (images or chat)"
+            )
+        base = (
+            _chat_model(model_id, fields["label"], 3, RESOLUTIONS)
+            if fields["family"] is ApiFamily.CHAT
             else _images_model(model_id, fields["label"])
+        )
         return replace(base, **fields)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"CATALOG_FILE: entry {model_id!r} is invalid: {exc}") from exc

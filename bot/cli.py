@@ -90,9 +90,13 @@ async def open_service(settings: Settings) -> AsyncIterator[ImageService]:
     """Open the router client and the store, and close both whatever happens."""
     catalog = Catalog.load(settings.catalog_file)
     async with (
-        RouterClient(settings.router_base_url, settings.router_key(),
-                     timeout=settings.request_timeout, max_retries=settings.router_max_retries,
-                     retry_budget=settings.router_retry_budget) as router,
+        RouterClient(
+            settings.router_base_url,
+            settings.router_key(),
+            timeout=settings.request_timeout,
+            max_retries=settings.router_max_retries,
+            retry_budget=settings.router_retry_budget,
+        ) as router,
         await Store.open(settings.database, settings.data_dir) as store,
     ):
         limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
@@ -119,9 +123,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, err: Console) 
 def _spec(args: argparse.Namespace, settings: Settings) -> ImageSpec:
     default = settings.imagine_model if args.command == "imagine" else settings.edit_model
     return ImageSpec(
-        model=args.model or default, n=args.n, size=args.size, aspect_ratio=args.aspect,
-        resolution=args.resolution, quality=args.quality, output_format=args.output_format,
-        background=args.background, input_fidelity=getattr(args, "fidelity", None),
+        model=args.model or default,
+        n=args.n,
+        size=args.size,
+        aspect_ratio=args.aspect,
+        resolution=args.resolution,
+        quality=args.quality,
+        output_format=args.output_format,
+        background=args.background,
+        input_fidelity=getattr(args, "fidelity", None),
     )
 
 
@@ -165,8 +175,11 @@ async def _check(service: ImageService, settings: Settings, err: Console) -> int
         err.print(f"Router check failed: {exc.user_message}", markup=False)
         return EXIT_ERROR
     print(f"Router reachable, key accepted ({len(available)} models listed)")
-    for role, model_id in (("imagine", settings.imagine_model), ("edit", settings.edit_model),
-                           ("refine", settings.refine_model)):
+    for role, model_id in (
+        ("imagine", settings.imagine_model),
+        ("edit", settings.edit_model),
+        ("refine", settings.refine_model),
+    ):
         info = service.catalog.get(model_id)
         listed = "" if not available or model_id in available else " (not listed by the router)"
         print(f"{role:8} {model_id}: {info.family.value} API{listed}")
@@ -179,5 +192,3 @@ def _safe_url(url: str) -> str:
         return url
     scheme, rest = url.split("://", 1)
     return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-
-

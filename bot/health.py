@@ -42,11 +42,13 @@ class HealthServer:
             store_ok = await self.bot.service.store.ping()
         except Exception:
             store_ok = False
+        ws = getattr(self.bot, "ws", None)
+        connected = ws is not None and ws.open and not self.bot.is_closed()
+        latency = self.bot.latency  # NaN before the first heartbeat
         return {
-            "gateway": "connected" if self.bot.is_ready() and not self.bot.is_closed()
-            else "disconnected",
-            "latency_ms": None if self.bot.latency != self.bot.latency  # NaN before first beat
-            else round(self.bot.latency * 1000),
+            "gateway": "connected" if connected else "disconnected",
+            "ready": self.bot.is_ready(),
+            "latency_ms": None if latency != latency else round(latency * 1000),
             "queue_depth": self.bot.queue.depth,
             "running": len(self.bot.queue.running()),
             "store": "ok" if store_ok else "unreachable",

@@ -42,12 +42,15 @@ PositionListener = Callable[[dict[int, int]], Awaitable[None]]
 class JobQueue:
     """Schedules stored jobs onto at most ``max_concurrent`` runners."""
 
-    def __init__(self, service: ImageService, *, max_concurrent: int = 4,
-                 max_per_user: int = 2) -> None:
+    def __init__(
+        self, service: ImageService, *, max_concurrent: int = 4, max_per_user: int = 2
+    ) -> None:
         self.service = service
         self.max_concurrent = max_concurrent
         self.max_per_user = max_per_user
-        self._waiting: OrderedDict[str, deque[int]] = OrderedDict()  # user -> job ids, in turn order
+        self._waiting: OrderedDict[str, deque[int]] = (
+            OrderedDict()
+        )  # user -> job ids, in turn order
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._cancelled: set[int] = set()
         self._delivering: dict[int, asyncio.Task[None]] = {}  # listeners still posting the outcome
@@ -187,8 +190,9 @@ class JobQueue:
         except Exception:  # a bug must not kill the queue; the job is failed, not lost
             log.exception("job %s: unexpected error", job_id)
             error = EaselError("Something went wrong on our side. Try again.")
-            await self.service.store.fail_job(job_id, error_code="internal",
-                                              error_message=error.user_message)
+            await self.service.store.fail_job(
+                job_id, error_code="internal", error_message=error.user_message
+            )
             outcome = Outcome(job_id, error=error)
         finally:
             entry = self._running.pop(job_id, None)

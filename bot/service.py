@@ -53,8 +53,15 @@ class Limits:
 class ImageService:
     """Turns requests into stored jobs and runs them against the router."""
 
-    def __init__(self, router: RouterClient, store: Store, catalog: Catalog,
-                 limits: Limits | None = None, *, worker: str | None = None) -> None:
+    def __init__(
+        self,
+        router: RouterClient,
+        store: Store,
+        catalog: Catalog,
+        limits: Limits | None = None,
+        *,
+        worker: str | None = None,
+    ) -> None:
         self.router = router
         self.store = store
         self.catalog = catalog
@@ -62,31 +69,59 @@ class ImageService:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
 
     # -- submitting -------------------------------------------------------------------------
-    async def submit_imagine(self, prompt: str, spec: ImageSpec, *, user_id: str | None = None,
-                             origin: dict[str, Any] | None = None) -> Job:
+    async def submit_imagine(
+        self,
+        prompt: str,
+        spec: ImageSpec,
+        *,
+        user_id: str | None = None,
+        origin: dict[str, Any] | None = None,
+    ) -> Job:
         """Validate the request and store it as a queued job; invalid options fail the job."""
         return await self._submit(JobKind.IMAGINE, prompt, spec, user_id, origin or {}, (), None)
 
-    async def submit_edit(self, prompt: str, inputs: Sequence[RawImage], spec: ImageSpec, *,
-                          mask: RawImage | None = None, user_id: str | None = None,
-                          origin: dict[str, Any] | None = None,
-                          parent_job_id: int | None = None) -> Job:
+    async def submit_edit(
+        self,
+        prompt: str,
+        inputs: Sequence[RawImage],
+        spec: ImageSpec,
+        *,
+        mask: RawImage | None = None,
+        user_id: str | None = None,
+        origin: dict[str, Any] | None = None,
+        parent_job_id: int | None = None,
+    ) -> Job:
         """Check and store the input images, then the job; bad input fails the job with a reason."""
-        return await self._submit(JobKind.EDIT, prompt, spec, user_id, origin or {}, inputs, mask,
-                                  parent_job_id=parent_job_id)
-
-    async def submit_retry(self, job: Job, *, user_id: str | None = None,
-                           origin: dict[str, Any] | None = None) -> Job:
-        """A new job with the same prompt, parameters and inputs as ``job``."""
-        return await self.store.create_job(
-            kind=job.kind, prompt=job.prompt, params=job.params, user_id=user_id or job.user_id,
-            origin={**(origin or job.origin), "retry_of": job.id},
-            input_images=job.input_images, mask_image=job.mask_image,
-            parent_job_id=job.parent_job_id, session_id=job.session_id,
+        return await self._submit(
+            JobKind.EDIT,
+            prompt,
+            spec,
+            user_id,
+            origin or {},
+            inputs,
+            mask,
+            parent_job_id=parent_job_id,
         )
 
-    async def submit_variant(self, job: Job, prompt: str, spec: ImageSpec, *,
-                             user_id: str | None, origin: dict[str, Any]) -> Job:
+    async def submit_retry(
+        self, job: Job, *, user_id: str | None = None, origin: dict[str, Any] | None = None
+    ) -> Job:
+        """A new job with the same prompt, parameters and inputs as ``job``."""
+        return await self.store.create_job(
+            kind=job.kind,
+            prompt=job.prompt,
+            params=job.params,
+            user_id=user_id or job.user_id,
+            origin={**(origin or job.origin), "retry_of": job.id},
+            input_images=job.input_images,
+            mask_image=job.mask_image,
+            parent_job_id=job.parent_job_id,
+            session_id=job.session_id,
+        )
+
+    async def submit_variant(
+        self, job: Job, prompt: str, spec: ImageSpec, *, user_id: str | None, origin: dict[str, Any]
+    ) -> Job:
         """A new job like ``job`` (same kind and inputs) with a new prompt or parameters."""
         prompt = prompt.strip()
         try:
@@ -95,29 +130,57 @@ class ImageService:
             self.check_spec(self.catalog.get(spec.model), spec)
             self.catalog.get(spec.model).check_inputs(len(job.input_images))
         except EaselError as exc:
-            await self._record_failure(job.kind, prompt, spec, user_id, origin, exc,
-                                       parent_job_id=job.parent_job_id)
+            await self._record_failure(
+                job.kind, prompt, spec, user_id, origin, exc, parent_job_id=job.parent_job_id
+            )
             raise
         return await self.store.create_job(
-            kind=job.kind, prompt=prompt, params=spec.to_params(), user_id=user_id,
-            origin={**origin, "variant_of": job.id}, input_images=job.input_images,
-            mask_image=job.mask_image, parent_job_id=job.parent_job_id,
+            kind=job.kind,
+            prompt=prompt,
+            params=spec.to_params(),
+            user_id=user_id,
+            origin={**origin, "variant_of": job.id},
+            input_images=job.input_images,
+            mask_image=job.mask_image,
+            parent_job_id=job.parent_job_id,
             session_id=job.session_id,
         )
 
-    async def _record_failure(self, kind: JobKind, prompt: str, spec: ImageSpec,
-                              user_id: str | None, origin: dict[str, Any], exc: EaselError,
-                              *, parent_job_id: int | None = None) -> None:
+    async def _record_failure(
+        self,
+        kind: JobKind,
+        prompt: str,
+        spec: ImageSpec,
+        user_id: str | None,
+        origin: dict[str, Any],
+        exc: EaselError,
+        *,
+        parent_job_id: int | None = None,
+    ) -> None:
         """Keep a request that can't run, so the user can fix it and retry."""
-        job = await self.store.create_job(kind=kind, prompt=prompt, params=spec.to_params(),
-                                          user_id=user_id, origin=origin,
-                                          parent_job_id=parent_job_id)
+        job = await self.store.create_job(
+            kind=kind,
+            prompt=prompt,
+            params=spec.to_params(),
+            user_id=user_id,
+            origin=origin,
+            parent_job_id=parent_job_id,
+        )
         await self.store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message)
         exc.job_id = job.id
 
-    async def _submit(self, kind: JobKind, prompt: str, spec: ImageSpec, user_id: str | None,
-                      origin: dict[str, Any], inputs: Sequence[RawImage], mask: RawImage | None,
-                      *, parent_job_id: int | None = None) -> Job:
+    async def _submit(
+        self,
+        kind: JobKind,
+        prompt: str,
+        spec: ImageSpec,
+        user_id: str | None,
+        origin: dict[str, Any],
+        inputs: Sequence[RawImage],
+        mask: RawImage | None,
+        *,
+        parent_job_id: int | None = None,
+    ) -> Job:
         prompt = prompt.strip()
         try:
             if not prompt:
@@ -127,8 +190,9 @@ class ImageService:
             if kind is JobKind.EDIT:
                 prepared, prepared_mask = await self.prepare_inputs(model, inputs, mask)
         except EaselError as exc:
-            await self._record_failure(kind, prompt, spec, user_id, origin, exc,
-                                       parent_job_id=parent_job_id)
+            await self._record_failure(
+                kind, prompt, spec, user_id, origin, exc, parent_job_id=parent_job_id
+            )
             raise
         input_hashes: list[str] = []
         mask_hash = None
@@ -136,10 +200,18 @@ class ImageService:
             for image in prepared:
                 input_hashes.append((await self.store.put_image(image.data, image.mime)).sha256)
             if prepared_mask is not None:
-                mask_hash = (await self.store.put_image(prepared_mask.data, prepared_mask.mime)).sha256
+                mask_hash = (
+                    await self.store.put_image(prepared_mask.data, prepared_mask.mime)
+                ).sha256
         return await self.store.create_job(
-            kind=kind, prompt=prompt, params=spec.to_params(), user_id=user_id, origin=origin,
-            input_images=input_hashes, mask_image=mask_hash, parent_job_id=parent_job_id,
+            kind=kind,
+            prompt=prompt,
+            params=spec.to_params(),
+            user_id=user_id,
+            origin=origin,
+            input_images=input_hashes,
+            mask_image=mask_hash,
+            parent_job_id=parent_job_id,
         )
 
     def check_spec(self, model: ModelInfo, spec: ImageSpec) -> None:
@@ -159,28 +231,37 @@ class ImageService:
             model.check_option("aspect ratio", spec.aspect_ratio, model.aspect_ratios)
             model.check_option("resolution", spec.resolution, model.resolutions)
 
-    async def prepare_inputs(self, model: ModelInfo, inputs: Sequence[RawImage],
-                             mask: RawImage | None) -> tuple[list[InputImage], InputImage | None]:
+    async def prepare_inputs(
+        self, model: ModelInfo, inputs: Sequence[RawImage], mask: RawImage | None
+    ) -> tuple[list[InputImage], InputImage | None]:
         """Validate and convert inputs off the event loop; the mask fits the first image."""
         if not inputs:
             raise InputError("There's no image to edit. Attach or reply to an image.")
         model.check_inputs(len(inputs))
         if mask is not None and not model.supports_mask:
-            raise InvalidOption(f"{model.label} can't use a mask; pick an images model such as "
-                                "GPT Image, or leave the mask out.")
+            raise InvalidOption(
+                f"{model.label} can't use a mask; pick an images model such as "
+                "GPT Image, or leave the mask out."
+            )
         prepared = [await asyncio.to_thread(self._prepare_one, raw, model) for raw in inputs]
         prepared_mask = None
         if mask is not None:
             first = await asyncio.to_thread(images.identify, prepared[0].data)
             prepared_mask = await asyncio.to_thread(
-                images.prepare_mask, mask.data, (first.width, first.height))
+                images.prepare_mask, mask.data, (first.width, first.height)
+            )
         return prepared, prepared_mask
 
     def _prepare_one(self, raw: RawImage, model: ModelInfo) -> InputImage:
-        images.validate_input(raw.data, max_bytes=self.limits.max_input_bytes,
-                              max_pixels=self.limits.max_input_pixels)
-        return images.prepare_input(raw.data, max_bytes=model.max_input_bytes,
-                                    max_pixels=self.limits.max_input_pixels, name=raw.name)
+        images.validate_input(
+            raw.data, max_bytes=self.limits.max_input_bytes, max_pixels=self.limits.max_input_pixels
+        )
+        return images.prepare_input(
+            raw.data,
+            max_bytes=model.max_input_bytes,
+            max_pixels=self.limits.max_input_pixels,
+            name=raw.name,
+        )
 
     # -- running ----------------------------------------------------------------------------
     async def run(self, job_id: int) -> JobResult:
@@ -196,8 +277,12 @@ class ImageService:
             result = await self._call_router(job)
         except EaselError as exc:
             log.info("job %s: failed: %s", job.id, exc.code)
-            await self.store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message,
-                                      result_text=getattr(exc, "model_text", None))
+            await self.store.fail_job(
+                job.id,
+                error_code=exc.code,
+                error_message=exc.user_message,
+                result_text=getattr(exc, "model_text", None),
+            )
             exc.job_id = job.id
             raise
         hashes = []
@@ -205,8 +290,9 @@ class ImageService:
             stored = await self.store.put_image(image.data, image.mime, image.width, image.height)
             hashes.append(stored.sha256)
         cost = result.usage.cost if result.usage else None
-        done = await self.store.finish_job(job.id, result_images=hashes, result_text=result.text,
-                                           cost=cost)
+        done = await self.store.finish_job(
+            job.id, result_images=hashes, result_text=result.text, cost=cost
+        )
         log.info("job %s: done, %d image(s), cost %s", job.id, len(hashes), cost)
         return JobResult(job=done, images=result.images, text=result.text, cost=cost)
 
@@ -224,11 +310,25 @@ class ImageService:
         message = await asyncio.to_thread(RouterClient.user_message, job.prompt, inputs)
         return await self.chat_n(model.id, [message], spec, user=user)
 
-    async def chat_n(self, model: str, messages: list[dict[str, Any]], spec: ImageSpec, *,
-                     user: str | None = None) -> RouterResult:
+    async def chat_n(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        spec: ImageSpec,
+        *,
+        user: str | None = None,
+    ) -> RouterResult:
         """Chat image models return one image a call, so ``n`` images are ``n`` calls at once."""
-        calls = [self.router.chat(model, messages, aspect_ratio=spec.aspect_ratio,
-                                  image_size=spec.resolution, user=user) for _ in range(spec.n)]
+        calls = [
+            self.router.chat(
+                model,
+                messages,
+                aspect_ratio=spec.aspect_ratio,
+                image_size=spec.resolution,
+                user=user,
+            )
+            for _ in range(spec.n)
+        ]
         results = await asyncio.gather(*calls, return_exceptions=True)
         good = [r for r in results if isinstance(r, RouterResult)]
         if not good:
@@ -248,13 +348,16 @@ class ImageService:
         job = await self.submit_imagine(prompt, spec, **kwargs)
         return await self.run(job.id)
 
-    async def edit(self, prompt: str, inputs: Sequence[RawImage], spec: ImageSpec,
-                   **kwargs: Any) -> JobResult:
+    async def edit(
+        self, prompt: str, inputs: Sequence[RawImage], spec: ImageSpec, **kwargs: Any
+    ) -> JobResult:
         job = await self.submit_edit(prompt, inputs, spec, **kwargs)
         return await self.run(job.id)
 
     def default_spec(self, model: str, **options: Any) -> ImageSpec:
-        return replace(ImageSpec(model=model), **{k: v for k, v in options.items() if v is not None})
+        return replace(
+            ImageSpec(model=model), **{k: v for k, v in options.items() if v is not None}
+        )
 
 
 def _merge(results: Sequence[RouterResult]) -> RouterResult:
@@ -264,7 +367,10 @@ def _merge(results: Sequence[RouterResult]) -> RouterResult:
     texts = [r.text for r in results if r.text]
     first = results[0]
     return RouterResult(
-        images=tuple(all_images), text=texts[0] if texts else None,
-        reasoning_details=first.reasoning_details, model=first.model,
-        usage=Usage(cost=sum(costs)) if costs else first.usage, finish_reason=first.finish_reason,
+        images=tuple(all_images),
+        text=texts[0] if texts else None,
+        reasoning_details=first.reasoning_details,
+        model=first.model,
+        usage=Usage(cost=sum(costs)) if costs else first.usage,
+        finish_reason=first.finish_reason,
     )

@@ -30,8 +30,9 @@ PROGRESS_EVERY = 5.0  # seconds between progress edits, well inside Discord's we
 EXPIRED_CODES = {10015, 10062, 50027}  # unknown webhook, unknown interaction, invalid token
 
 
-def interaction_origin(interaction: discord.Interaction, *, private: bool = False,
-                       **extra: Any) -> dict[str, Any]:
+def interaction_origin(
+    interaction: discord.Interaction, *, private: bool = False, **extra: Any
+) -> dict[str, Any]:
     """What a job needs to find its way back: ids, the token, the upload limit."""
     return {
         "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
@@ -39,8 +40,11 @@ def interaction_origin(interaction: discord.Interaction, *, private: bool = Fals
         "user_id": str(interaction.user.id),
         "private": private,
         "upload_limit": interaction.filesize_limit or render.DEFAULT_UPLOAD_LIMIT,
-        "interaction": {"app_id": str(interaction.application_id), "token": interaction.token,
-                        "created_at": interaction.created_at.timestamp()},
+        "interaction": {
+            "app_id": str(interaction.application_id),
+            "token": interaction.token,
+            "created_at": interaction.created_at.timestamp(),
+        },
         **extra,
     }
 
@@ -96,12 +100,20 @@ class Delivery:
             message = await self._post_outcome(job, error)
         except DeliveryError as exc:
             log.warning("job %s: could not deliver: %s", job.id, exc.user_message)
-            await store.set_delivery(job.id, {"state": "failed", "reason": exc.user_message},
-                                     only_if_unset=False)
+            await store.set_delivery(
+                job.id, {"state": "failed", "reason": exc.user_message}, only_if_unset=False
+            )
             await self._tell_requester(job, exc.user_message)
             return
-        await store.set_delivery(job.id, {"state": "posted", "channel_id": str(message.channel.id),
-                                          "message_id": str(message.id)}, only_if_unset=False)
+        await store.set_delivery(
+            job.id,
+            {
+                "state": "posted",
+                "channel_id": str(message.channel.id),
+                "message_id": str(message.id),
+            },
+            only_if_unset=False,
+        )
 
     async def resume(self) -> None:
         """Post results that finished before a restart but were never (or half) posted."""
@@ -124,8 +136,9 @@ class Delivery:
         originals = [await self.bot.service.store.get_image(h) for h in job.result_images]
         limit = int(job.origin.get("upload_limit") or render.DEFAULT_UPLOAD_LIMIT)
         for attempt in range(3):
-            payload = await render.result_payload(job, originals, self.bot.service.catalog,
-                                                  per_file=limit, view=None)
+            payload = await render.result_payload(
+                job, originals, self.bot.service.catalog, per_file=limit, view=None
+            )
             payload.view = self.view_for(job, ok=True, full=payload.reencoded)
             try:
                 return await self._send(job, payload)
@@ -140,10 +153,13 @@ class Delivery:
         """The original response while the token lives; then the channel; DMs for private jobs."""
         if self._token_alive(job):
             try:
-                return await self._edit_original(job, content=payload.content or "",
-                                                 embeds=payload.embeds,
-                                                 attachments=payload.discord_files(),
-                                                 view=payload.view)
+                return await self._edit_original(
+                    job,
+                    content=payload.content or "",
+                    embeds=payload.embeds,
+                    attachments=payload.discord_files(),
+                    view=payload.view,
+                )
             except discord.NotFound:
                 pass
             except discord.HTTPException as exc:
@@ -153,9 +169,12 @@ class Delivery:
 
     async def _send_fallback(self, job: Job, payload: render.Payload) -> discord.Message:
         mention = f"<@{job.user_id}>" if job.user_id else ""
-        kwargs: dict[str, Any] = {"content": f"{mention} {payload.content or ''}".strip(),
-                                  "embeds": payload.embeds, "files": payload.discord_files(),
-                                  "allowed_mentions": discord.AllowedMentions(users=True)}
+        kwargs: dict[str, Any] = {
+            "content": f"{mention} {payload.content or ''}".strip(),
+            "embeds": payload.embeds,
+            "files": payload.discord_files(),
+            "allowed_mentions": discord.AllowedMentions(users=True),
+        }
         if payload.view is not None:
             kwargs["view"] = payload.view
         try:
@@ -171,8 +190,10 @@ class Delivery:
         """Last resort when the channel refuses us: a DM, so the prompt is not lost."""
         if not job.user_id:
             return
-        text = (f"I couldn't post your result (job {job.id}). {reason}\n"
-                f"Your prompt was: {render.clip(job.prompt, 1500)}")
+        text = (
+            f"I couldn't post your result (job {job.id}). {reason}\n"
+            f"Your prompt was: {render.clip(job.prompt, 1500)}"
+        )
         with contextlib.suppress(discord.HTTPException):
             user = await self.bot.fetch_user(int(job.user_id))
             await user.send(text)
@@ -181,14 +202,22 @@ class Delivery:
         info = job.origin["interaction"]
         webhook = discord.Webhook.from_state(
             data={"id": int(info["app_id"]), "type": 3, "token": info["token"]},
-            state=self.bot._connection)
+            state=self.bot._connection,
+        )
         if kwargs.get("view") is None:
             kwargs.pop("view", None)
-        return await webhook.edit_message("@original", **kwargs)  # type: ignore[arg-type]
+        # "@original" addresses the interaction's first response on the webhook route.
+        message: discord.Message = await webhook.edit_message(
+            "@original",  # type: ignore[call-overload]
+            **kwargs,
+        )
+        return message
 
     def _token_alive(self, job: Job) -> bool:
         info = job.origin.get("interaction")
-        return bool(info) and time.time() - float(info["created_at"]) < TOKEN_LIFETIME
+        if not info:
+            return False
+        return time.time() - float(info["created_at"]) < TOKEN_LIFETIME
 
     async def _already_posted(self, job: Job) -> bool:
         """After a crash between posting and recording it, look for the result in the channel."""
@@ -197,11 +226,18 @@ class Delivery:
         try:
             async for message in channel.history(limit=50):
                 if message.author.id == self.bot.user.id and any(  # type: ignore[union-attr]
-                        marker in (e.author.name or "") or marker in (e.footer.text or "")
-                        for e in message.embeds):
+                    marker in (e.author.name or "") or marker in (e.footer.text or "")
+                    for e in message.embeds
+                ):
                     await self.bot.service.store.set_delivery(
-                        job.id, {"state": "posted", "message_id": str(message.id),
-                                 "channel_id": str(message.channel.id)}, only_if_unset=False)
+                        job.id,
+                        {
+                            "state": "posted",
+                            "message_id": str(message.id),
+                            "channel_id": str(message.channel.id),
+                        },
+                        only_if_unset=False,
+                    )
                     return True
         except discord.HTTPException:
             return False
@@ -216,15 +252,19 @@ class Delivery:
         if channel is None or guild is None:
             return "I'm not allowed to post in that channel."
         have = channel.permissions_for(guild.me)  # type: ignore[union-attr]
-        missing = [name.replace("_", " ").title() for name, value in bot_permissions()
-                   if value and not getattr(have, name)]
+        missing = [
+            name.replace("_", " ").title()
+            for name, value in bot_permissions()
+            if value and not getattr(have, name)
+        ]
         if not missing:
             return "I'm not allowed to post in that channel."
         return f"I can't post in <#{channel.id}>: I need {', '.join(missing)}."
 
     # -- buttons ------------------------------------------------------------------------------
-    def view_for(self, job: Job, *, ok: bool = True, running: bool = False,
-                 full: bool = False) -> discord.ui.View | None:
+    def view_for(
+        self, job: Job, *, ok: bool = True, running: bool = False, full: bool = False
+    ) -> discord.ui.View | None:
         from cogs.ui import job_view
 
         return job_view(job, ok=ok, running=running, full=full)

@@ -44,42 +44,76 @@ class Imagine(commands.Cog):
 
     @app_commands.command(name="imagine", description="Generate images from a prompt")
     @app_commands.describe(
-        prompt="What to draw", model="Model (type to search)",
-        aspect="Aspect ratio", resolution="1K, 2K or 4K (Gemini models)",
-        quality="Quality (GPT Image models)", count="How many images (1-10)",
-        format="File format (GPT Image models)", private="Only you see the result",
+        prompt="What to draw",
+        model="Model (type to search)",
+        aspect="Aspect ratio",
+        resolution="1K, 2K or 4K (Gemini models)",
+        quality="Quality (GPT Image models)",
+        count="How many images (1-10)",
+        format="File format (GPT Image models)",
+        private="Only you see the result",
     )
-    @app_commands.choices(aspect=_choices(ASPECT_RATIOS), resolution=_choices(RESOLUTIONS),
-                          quality=_choices(QUALITIES), format=_choices(OUTPUT_FORMATS))
-    async def imagine(self, interaction: discord.Interaction[EaselBot],
-                      prompt: app_commands.Range[str, 1, 4000], model: str | None = None,
-                      aspect: str | None = None, resolution: str | None = None,
-                      quality: str | None = None, count: app_commands.Range[int, 1, 10] = 1,
-                      format: str | None = None, private: bool = False) -> None:
+    @app_commands.choices(
+        aspect=_choices(ASPECT_RATIOS),
+        resolution=_choices(RESOLUTIONS),
+        quality=_choices(QUALITIES),
+        format=_choices(OUTPUT_FORMATS),
+    )
+    async def imagine(
+        self,
+        interaction: discord.Interaction[EaselBot],
+        prompt: app_commands.Range[str, 1, 4000],
+        model: str | None = None,
+        aspect: str | None = None,
+        resolution: str | None = None,
+        quality: str | None = None,
+        count: app_commands.Range[int, 1, 10] = 1,
+        format: str | None = None,
+        private: bool = False,
+    ) -> None:
         # Acknowledge first: Discord allows 3 seconds, the store and the router take longer.
         await interaction.response.defer(thinking=True, ephemeral=private)
         service = self.bot.service
-        spec = self.spec(model or self.bot.settings.imagine_model, aspect, resolution, quality,
-                         count, format)
+        spec = self.spec(
+            model or self.bot.settings.imagine_model, aspect, resolution, quality, count, format
+        )
         origin = interaction_origin(interaction, private=private)
         try:
-            job = await service.submit_imagine(prompt, spec, user_id=str(interaction.user.id),
-                                               origin=origin)
+            job = await service.submit_imagine(
+                prompt, spec, user_id=str(interaction.user.id), origin=origin
+            )
         except EaselError as exc:
             await self.refuse(interaction, exc, prompt, private)
             return
         await self.bot.delivery.launch(job)
 
-    def spec(self, model_id: str, aspect: str | None, resolution: str | None,
-             quality: str | None, count: int, output_format: str | None) -> ImageSpec:
+    def spec(
+        self,
+        model_id: str,
+        aspect: str | None,
+        resolution: str | None,
+        quality: str | None,
+        count: int,
+        output_format: str | None,
+    ) -> ImageSpec:
         info = self.bot.service.catalog.get(model_id)
         if info.family is ApiFamily.CHAT:
             return ImageSpec(model=info.id, n=count, aspect_ratio=aspect, resolution=resolution)
-        return ImageSpec(model=info.id, n=count, size=size_for_aspect(aspect), quality=quality,
-                         output_format=output_format)
+        return ImageSpec(
+            model=info.id,
+            n=count,
+            size=size_for_aspect(aspect),
+            quality=quality,
+            output_format=output_format,
+        )
 
-    async def refuse(self, interaction: discord.Interaction[EaselBot], exc: EaselError,
-                     prompt: str, private: bool) -> None:
+    async def refuse(
+        self,
+        interaction: discord.Interaction[EaselBot],
+        exc: EaselError,
+        prompt: str,
+        private: bool,
+    ) -> None:
         job = await self.bot.service.store.get_job(exc.job_id) if exc.job_id else None
         view = job_view(job, ok=False) if job else None
         payload = render.error_payload(job, exc, prompt=prompt, view=view)
@@ -89,11 +123,14 @@ class Imagine(commands.Cog):
         await interaction.edit_original_response(**kwargs)
 
     @imagine.autocomplete("model")
-    async def model_autocomplete(self, interaction: discord.Interaction[EaselBot],
-                                 current: str) -> list[app_commands.Choice[str]]:
+    async def model_autocomplete(
+        self, interaction: discord.Interaction[EaselBot], current: str
+    ) -> list[app_commands.Choice[str]]:
         hits = self.bot.service.catalog.search(current)
-        return [app_commands.Choice(name=f"{m.label} · {m.family.value}"[:100], value=m.id[:100])
-                for m in hits]
+        return [
+            app_commands.Choice(name=f"{m.label} · {m.family.value}"[:100], value=m.id[:100])
+            for m in hits
+        ]
 
 
 async def setup(bot: EaselBot) -> None:

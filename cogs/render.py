@@ -32,8 +32,10 @@ class Payload:
 
     def discord_files(self) -> list[discord.File]:
         # discord.File wraps a stream that is consumed by a send, so make fresh ones per attempt.
-        return [discord.File(io.BytesIO(data), filename=name, description=alt)
-                for name, data, alt in self.files]
+        return [
+            discord.File(io.BytesIO(data), filename=name, description=alt)
+            for name, data, alt in self.files
+        ]
 
 
 def progress_text(prompt: str, position: int | None, elapsed: float | None, model: str) -> str:
@@ -53,8 +55,14 @@ async def fit_for_upload(data: list[bytes], per_file: int) -> list[images.Fitted
     return [await asyncio.to_thread(images.fit_under, item, limit) for item in data]
 
 
-async def result_payload(job: Job, originals: list[bytes], catalog: Catalog, *,
-                         per_file: int, view: discord.ui.View | None) -> Payload:
+async def result_payload(
+    job: Job,
+    originals: list[bytes],
+    catalog: Catalog,
+    *,
+    per_file: int,
+    view: discord.ui.View | None,
+) -> Payload:
     fitted = await fit_for_upload(originals, per_file)
     files = []
     for index, fit in enumerate(fitted, start=1):
@@ -72,7 +80,9 @@ async def result_payload(job: Job, originals: list[bytes], catalog: Catalog, *,
     notes = []
     reencoded = any(f.reencoded or f.scaled for f in fitted)
     if reencoded:
-        notes.append("Re-encoded to fit Discord's upload limit; use Full resolution for the original.")
+        notes.append(
+            "Re-encoded to fit Discord's upload limit; use Full resolution for the original."
+        )
     if job.result_text:
         notes.append(f"Model: {clip(job.result_text, 300)}")
     if notes:
@@ -82,17 +92,25 @@ async def result_payload(job: Job, originals: list[bytes], catalog: Catalog, *,
     return Payload(embeds=[embed], files=files, view=view, reencoded=reencoded)
 
 
-def error_payload(job: Job | None, error: EaselError, *, prompt: str | None = None,
-                  view: discord.ui.View | None = None) -> Payload:
+def error_payload(
+    job: Job | None,
+    error: EaselError,
+    *,
+    prompt: str | None = None,
+    view: discord.ui.View | None = None,
+) -> Payload:
     """A friendly failure that always shows the prompt back and offers a way to retry."""
     text = prompt if prompt is not None else (job.prompt if job else "")
-    embed = discord.Embed(title="Couldn't finish that", description=error.user_message,
-                          colour=ERROR_COLOUR)
+    embed = discord.Embed(
+        title="Couldn't finish that", description=error.user_message, colour=ERROR_COLOUR
+    )
     if isinstance(error, RateLimited) and error.retry_after:
         embed.description = f"{error.user_message}"
     if text:
         embed.add_field(name="Your prompt was", value=clip(text, 1000), inline=False)
-    hint = "Press Retry to try again" if error.retryable else "Edit the prompt or pick another model"
+    hint = (
+        "Press Retry to try again" if error.retryable else "Edit the prompt or pick another model"
+    )
     if job is not None:
         embed.set_footer(text=f"{hint} · job {job.id}")
     return Payload(embeds=[embed], view=view)

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def job_view(job: Job, *, ok: bool = True, running: bool = False,
-             full: bool = False) -> discord.ui.View:
+def job_view(
+    job: Job, *, ok: bool = True, running: bool = False, full: bool = False
+) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if running:
         view.add_item(CancelButton(job.id))
@@ -51,17 +52,24 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"easel
         super().__init_subclass__(**kwargs)
 
     def __init__(self, job_id: int) -> None:
-        super().__init__(discord.ui.Button(label=self.label, emoji=self.emoji, style=self.style,
-                                           custom_id=f"easel:{self.action}:{job_id}"))
+        super().__init__(
+            discord.ui.Button(
+                label=self.label,
+                emoji=self.emoji,
+                style=self.style,
+                custom_id=f"easel:{self.action}:{job_id}",
+            )
+        )
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any],
-                             item: discord.ui.Item[Any], match: re.Match[str]) -> JobButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> JobButton:
         return cls(int(match["id"]))
 
-    async def load(self, interaction: discord.Interaction[EaselBot]) -> Job | None:
-        job = await interaction.client.service.store.get_job(self.job_id)
+    async def load(self, interaction: discord.Interaction[Any]) -> Job | None:
+        job: Job | None = await interaction.client.service.store.get_job(self.job_id)
         if job is None:
             await reply(interaction, "I can't find that job any more.")
         return job
@@ -70,21 +78,22 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"easel
 class RetryButton(JobButton, template=r"easel:retry:(?P<id>\d+)"):
     action, label, emoji = "retry", "Retry", "🔁"
 
-    async def callback(self, interaction: discord.Interaction[EaselBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         job = await self.load(interaction)
         if job is None:
             return
         await interaction.response.defer(thinking=True, ephemeral=bool(job.origin.get("private")))
         origin = interaction_origin(interaction, private=bool(job.origin.get("private")))
         retry = await interaction.client.service.submit_retry(
-            job, user_id=str(interaction.user.id), origin=origin)
+            job, user_id=str(interaction.user.id), origin=origin
+        )
         await interaction.client.delivery.launch(retry)
 
 
 class EditButton(JobButton, template=r"easel:edit:(?P<id>\d+)"):
     action, label, emoji = "edit", "Edit", "✏️"
 
-    async def callback(self, interaction: discord.Interaction[EaselBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         job = await self.load(interaction)
         if job is not None:
             await interaction.response.send_modal(EditModal(interaction.client, job))
@@ -94,15 +103,17 @@ class DeleteButton(JobButton, template=r"easel:delete:(?P<id>\d+)"):
     action, label, emoji = "delete", "Delete", "🗑️"
     style = discord.ButtonStyle.danger
 
-    async def callback(self, interaction: discord.Interaction[EaselBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         job = await self.load(interaction)
         if job is None:
             return
         perms = getattr(interaction, "permissions", None)
         is_mod = bool(perms and perms.manage_messages)
         if str(interaction.user.id) != job.user_id and not is_mod:
-            await reply(interaction, "Only the person who asked for this image, or a moderator, "
-                                     "can delete it.")
+            await reply(
+                interaction,
+                "Only the person who asked for this image, or a moderator, can delete it.",
+            )
             return
         await interaction.response.defer()
         if interaction.message is not None:
@@ -112,7 +123,7 @@ class DeleteButton(JobButton, template=r"easel:delete:(?P<id>\d+)"):
 class CancelButton(JobButton, template=r"easel:cancel:(?P<id>\d+)"):
     action, label, emoji = "cancel", "Cancel", "✖️"
 
-    async def callback(self, interaction: discord.Interaction[EaselBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         job = await self.load(interaction)
         if job is None:
             return
@@ -128,7 +139,7 @@ class CancelButton(JobButton, template=r"easel:cancel:(?P<id>\d+)"):
 class FullResButton(JobButton, template=r"easel:full:(?P<id>\d+)"):
     action, label, emoji = "full", "Full resolution", "🖼️"
 
-    async def callback(self, interaction: discord.Interaction[EaselBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         job = await self.load(interaction)
         if job is None:
             return
@@ -141,15 +152,19 @@ class FullResButton(JobButton, template=r"easel:full:(?P<id>\d+)"):
             info = await store.image_info(sha)
             ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(info.mime if info else "", "png")
             if len(data) <= limit:
-                files.append(discord.File(io.BytesIO(data), filename=f"easel-{job.id}-{index}-full.{ext}"))
+                files.append(
+                    discord.File(io.BytesIO(data), filename=f"easel-{job.id}-{index}-full.{ext}")
+                )
             else:
                 too_big.append(f"image {index} is {len(data) / 2**20:.1f} MB")
         text = "Here are the originals." if files else ""
         if too_big:
-            text += (f"\n{'; '.join(too_big)}, over this server's {limit / 2**20:.0f} MB upload "
-                     "limit, so Discord can't carry the original. The copy above is the largest "
-                     "that fits; the bot's owner can find the original in its data folder "
-                     f"(job {job.id}).")
+            text += (
+                f"\n{'; '.join(too_big)}, over this server's {limit / 2**20:.0f} MB upload "
+                "limit, so Discord can't carry the original. The copy above is the largest "
+                "that fits; the bot's owner can find the original in its data folder "
+                f"(job {job.id})."
+            )
         await interaction.followup.send(text.strip(), files=files[:10], ephemeral=True)
 
 
@@ -157,53 +172,83 @@ class EditModal(discord.ui.Modal):
     """A new prompt, model or shape for a job, run as a new job."""
 
     def __init__(self, bot: EaselBot, job: Job) -> None:
-        super().__init__(title="Edit and run again", timeout=None,
-                         custom_id=f"easel:editmodal:{job.id}")
+        super().__init__(
+            title="Edit and run again", timeout=None, custom_id=f"easel:editmodal:{job.id}"
+        )
         self.job = job
         spec = job.spec
         model = bot.service.catalog.get(spec.model)
         self.prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Prompt", style=discord.TextStyle.paragraph, default=job.prompt[:4000],
-            max_length=4000)
+            label="Prompt",
+            style=discord.TextStyle.paragraph,
+            default=job.prompt[:4000],
+            max_length=4000,
+        )
         self.model: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Model", default=spec.model, max_length=200)
+            label="Model", default=spec.model, max_length=200
+        )
         shape = spec.aspect_ratio if model.family is ApiFamily.CHAT else spec.size
         self.shape: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Aspect ratio or size", required=False, default=shape or "", max_length=20,
-            placeholder="16:9, 1:1 … or 1536x1024")
+            label="Aspect ratio or size",
+            required=False,
+            default=shape or "",
+            max_length=20,
+            placeholder="16:9, 1:1 … or 1536x1024",
+        )
         self.resolution: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Resolution (1K/2K/4K) or quality", required=False,
-            default=spec.resolution or spec.quality or "", max_length=10)
+            label="Resolution (1K/2K/4K) or quality",
+            required=False,
+            default=spec.resolution or spec.quality or "",
+            max_length=10,
+        )
         self.count: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Number of images (1-10)", default=str(spec.n), max_length=2)
+            label="Number of images (1-10)", default=str(spec.n), max_length=2
+        )
         for item in (self.prompt, self.model, self.shape, self.resolution, self.count):
             self.add_item(item)
 
-    async def on_submit(self, interaction: discord.Interaction[EaselBot]) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         service = interaction.client.service
         private = bool(self.job.origin.get("private"))
         await interaction.response.defer(thinking=True, ephemeral=private)
         try:
-            spec = spec_from_text(service, self.model.value.strip(), self.shape.value.strip(),
-                                  self.resolution.value.strip(), self.count.value.strip(),
-                                  base=self.job.params)
+            spec = spec_from_text(
+                service,
+                self.model.value.strip(),
+                self.shape.value.strip(),
+                self.resolution.value.strip(),
+                self.count.value.strip(),
+                base=self.job.params,
+            )
             origin = interaction_origin(interaction, private=private)
-            job = await service.submit_variant(self.job, self.prompt.value, spec, origin=origin,
-                                               user_id=str(interaction.user.id))
+            job = await service.submit_variant(
+                self.job, self.prompt.value, spec, origin=origin, user_id=str(interaction.user.id)
+            )
         except EaselError as exc:
             failed = await service.store.get_job(exc.job_id) if exc.job_id else None
-            await interaction.followup.send(**_payload_kwargs(render.error_payload(
-                failed, exc, prompt=self.prompt.value, view=job_view(failed, ok=False)
-                if failed else None)), ephemeral=private)
+            await interaction.followup.send(
+                **_payload_kwargs(
+                    render.error_payload(
+                        failed,
+                        exc,
+                        prompt=self.prompt.value,
+                        view=job_view(failed, ok=False) if failed else None,
+                    )
+                ),
+                ephemeral=private,
+            )
             return
         await interaction.client.delivery.launch(job)
 
 
-def spec_from_text(service: ImageService, model_id: str, shape: str, tier: str, count: str,
-                   base: dict[str, Any]) -> ImageSpec:
+def spec_from_text(
+    service: ImageService, model_id: str, shape: str, tier: str, count: str, base: dict[str, Any]
+) -> ImageSpec:
     """Turn the modal's free text into an ImageSpec; check_spec later names allowed values."""
     model = service.catalog.get(model_id)
-    params = {k: v for k, v in base.items() if k in ("background", "output_format", "input_fidelity")}
+    params = {
+        k: v for k, v in base.items() if k in ("background", "output_format", "input_fidelity")
+    }
     try:
         n = int(count or 1)
     except ValueError:

@@ -40,18 +40,26 @@ class Easel:
 
     async def start(self, **overrides: object) -> EaselBot:
         options = {
-            "discord_token": self.fake.token, "router_api_key": ROUTER_KEY,
-            "router_base_url": self.router.base_url, "data_dir": self.data_dir,
-            "discord_api_base": self.fake.api_base, "discord_gateway_url": self.fake.gateway_url,
-            "router_max_retries": 1, "router_retry_budget": 5, "request_timeout": 30,
+            "discord_token": self.fake.token,
+            "router_api_key": ROUTER_KEY,
+            "router_base_url": self.router.base_url,
+            "data_dir": self.data_dir,
+            "discord_api_base": self.fake.api_base,
+            "discord_gateway_url": self.fake.gateway_url,
+            "router_max_retries": 1,
+            "router_retry_budget": 5,
+            "request_timeout": 30,
             **overrides,
         }
         self.settings = settings = load_settings(_env_file=None, **options)
         point_discord_at(settings)
         self._stack = contextlib.AsyncExitStack()
         service = await self._stack.enter_async_context(open_service(settings))
-        queue = JobQueue(service, max_concurrent=settings.max_concurrent_jobs,
-                         max_per_user=settings.max_jobs_per_user)
+        queue = JobQueue(
+            service,
+            max_concurrent=settings.max_concurrent_jobs,
+            max_per_user=settings.max_jobs_per_user,
+        )
         self.bot = bot = EaselBot(settings, service, queue, guild_ready_timeout=0.05)
         self._task = asyncio.create_task(bot.start(settings.token()))
         self.starts += 1
@@ -108,8 +116,11 @@ async def easel(world, router, tmp_path, monkeypatch):
     fake = world[0]
     # point_discord_at changes discord.py's class attributes; put them back after the test.
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
-                        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
     harness = Easel(fake, router, tmp_path / "data")
     await harness.start()
     await fake.wait_for_commands(["imagine"])

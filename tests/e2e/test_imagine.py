@@ -50,17 +50,27 @@ def button(message, action):
 
 async def test_autocomplete_lists_models(easel, world):
     fake, _guild, channel, alice, _bob = world
-    choices = await fake.autocomplete(alice, channel, "imagine", {"prompt": "x", "model": "gem"},
-                                      focused="model")
+    choices = await fake.autocomplete(
+        alice, channel, "imagine", {"prompt": "x", "model": "gem"}, focused="model"
+    )
     values = [c["value"] for c in choices]
     assert GEMINI in values and all("gemini" in v for v in values)
 
 
 async def test_imagine_chat_model_with_every_option(easel, world, router):
     fake, _guild, channel, alice, _bob = world
-    handle = await fake.slash(alice, channel, "imagine", {
-        "prompt": "a lighthouse", "model": GEMINI, "aspect": "16:9", "resolution": "2K",
-        "count": 2})
+    handle = await fake.slash(
+        alice,
+        channel,
+        "imagine",
+        {
+            "prompt": "a lighthouse",
+            "model": GEMINI,
+            "aspect": "16:9",
+            "resolution": "2K",
+            "count": 2,
+        },
+    )
     message = await outcome(fake, handle)
     assert len(message.attachments) == 2
     with Image.open(io.BytesIO(message.attachments[0].data)) as im:
@@ -73,8 +83,12 @@ async def test_imagine_chat_model_with_every_option(easel, world, router):
 
 async def test_imagine_images_model_quality_format_aspect(easel, world, router):
     fake, _guild, channel, alice, _bob = world
-    handle = await fake.slash(alice, channel, "imagine", {
-        "prompt": "a boat", "quality": "low", "format": "webp", "aspect": "3:2"})
+    handle = await fake.slash(
+        alice,
+        channel,
+        "imagine",
+        {"prompt": "a boat", "quality": "low", "format": "webp", "aspect": "3:2"},
+    )
     message = await outcome(fake, handle)
     body = router.requests[-1].body
     assert body["size"] == "1536x1024" and body["quality"] == "low"
@@ -84,8 +98,7 @@ async def test_imagine_images_model_quality_format_aspect(easel, world, router):
 
 async def test_private_result_only_for_the_requester(easel, world):
     fake, _guild, channel, alice, _bob = world
-    handle = await fake.slash(alice, channel, "imagine", {"prompt": "secret cat",
-                                                          "private": True})
+    handle = await fake.slash(alice, channel, "imagine", {"prompt": "secret cat", "private": True})
     message = await outcome(fake, handle)
     assert handle.ephemeral and message.attachments
     assert not any(m.attachments for m in fake.messages(channel))
@@ -94,8 +107,12 @@ async def test_private_result_only_for_the_requester(easel, world):
 async def test_4k_result_is_refit_under_10_mib_with_full_resolution(easel, world, router):
     fake, _guild, channel, alice, _bob = world
     router.add_fault(Fault(kind="huge", endpoint="chat"))
-    handle = await fake.slash(alice, channel, "imagine", {
-        "prompt": "a 4k photo", "model": GEMINI, "aspect": "16:9", "resolution": "4K"})
+    handle = await fake.slash(
+        alice,
+        channel,
+        "imagine",
+        {"prompt": "a 4k photo", "model": GEMINI, "aspect": "16:9", "resolution": "4K"},
+    )
     message = await outcome(fake, handle, timeout=60)
     attachment = message.attachments[0]
     assert attachment.size <= 10 * 1024 * 1024
@@ -111,13 +128,16 @@ async def test_4k_result_is_refit_under_10_mib_with_full_resolution(easel, world
     assert len(original) > 10 * 1024 * 1024  # the original is kept whole
 
 
-@pytest.mark.parametrize(("fault", "words"), [
-    (Fault(kind="refusal"), "The model said"),
-    (Fault(kind="no_image"), "without an image"),
-    (Fault(kind="status", status=503, times=2), "unavailable"),
-    (Fault(kind="status", status=429, retry_after=120), "Try again in about 120 s"),
-    (Fault(kind="status", status=402), "out of credit"),
-])
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        (Fault(kind="refusal"), "The model said"),
+        (Fault(kind="no_image"), "without an image"),
+        (Fault(kind="status", status=503, times=2), "unavailable"),
+        (Fault(kind="status", status=429, retry_after=120), "Try again in about 120 s"),
+        (Fault(kind="status", status=402), "out of credit"),
+    ],
+)
 async def test_errors_show_the_prompt_and_retry(easel, world, router, fault, words):
     fake, _guild, channel, alice, _bob = world
     router.add_fault(fault)
@@ -136,12 +156,17 @@ async def test_errors_show_the_prompt_and_retry(easel, world, router, fault, wor
 
 async def test_invalid_option_is_refused_before_spending(easel, world, router):
     fake, _guild, channel, alice, _bob = world
-    handle = await fake.slash(alice, channel, "imagine", {
-        "prompt": "odd", "model": "azure/openai/gpt-image-1", "resolution": "4K", "count": 10})
+    handle = await fake.slash(
+        alice,
+        channel,
+        "imagine",
+        {"prompt": "odd", "model": "azure/openai/gpt-image-1", "resolution": "4K", "count": 10},
+    )
     message = await outcome(fake, handle)
     assert message.attachments or message.embeds  # images models ignore the Gemini tier
-    handle = await fake.slash(alice, channel, "imagine", {"prompt": "too many",
-                                                          "model": GEMINI, "count": 3})
+    handle = await fake.slash(
+        alice, channel, "imagine", {"prompt": "too many", "model": GEMINI, "count": 3}
+    )
     message = await outcome(fake, handle)
     assert len(message.attachments) == 3
 
@@ -192,8 +217,7 @@ async def test_buttons_work_after_a_restart(easel, world):
     modal = await edit.wait_modal()
     assert "a castle" in str(modal)
     ids = _text_input_ids(modal)
-    submitted = await fake.submit_modal(alice, edit, {ids[0]: "a castle at night",
-                                                      ids[-1]: "2"})
+    submitted = await fake.submit_modal(alice, edit, {ids[0]: "a castle at night", ids[-1]: "2"})
     edited = await outcome(fake, submitted)
     assert len(edited.attachments) == 2
     assert "a castle at night" in edited.embeds[0]["description"]
@@ -248,9 +272,15 @@ async def test_cancel_a_queued_job(easel, world, router):
     first = await fake.slash(alice, channel, "imagine", {"prompt": "first"})
     second = await fake.slash(alice, channel, "imagine", {"prompt": "second"})
     waiting = await fake.world.wait_until(
-        lambda: second.original_message if second.original_message
-        and "Waiting to start" in (second.original_message.content or "") else None,
-        10, "the queue position")
+        lambda: (
+            second.original_message
+            if second.original_message
+            and "Waiting to start" in (second.original_message.content or "")
+            else None
+        ),
+        10,
+        "the queue position",
+    )
     click = await fake.click(alice, waiting, button(waiting, "cancel"))
     await click.wait_ack(3)
     cancelled = await outcome(fake, second)
@@ -269,7 +299,9 @@ async def test_twenty_users_at_once_caps_and_fair_order(easel, world, router):
     handles = []
     for user in users:
         for k in range(2):
-            handles.append(await fake.slash(user, channel, "imagine", {"prompt": f"{user.name} {k}"}))
+            handles.append(
+                await fake.slash(user, channel, "imagine", {"prompt": f"{user.name} {k}"})
+            )
     for handle in handles:
         assert await handle.wait_ack(3) == 5
     for handle in handles:
@@ -278,8 +310,10 @@ async def test_twenty_users_at_once_caps_and_fair_order(easel, world, router):
     jobs = await easel.store.jobs_with_status(JobStatus.DONE)
     assert len(jobs) == 40
     # never more than 3 at once, and never 2 of one user at once
-    events = sorted([(j.started_at, 1, j.user_id) for j in jobs]
-                    + [(j.finished_at, -1, j.user_id) for j in jobs])
+    events = sorted(
+        [(j.started_at, 1, j.user_id) for j in jobs]
+        + [(j.finished_at, -1, j.user_id) for j in jobs]
+    )
     running, per_user = 0, {}
     for _when, delta, user in events:
         running += delta

@@ -20,8 +20,16 @@ SECRET = "rqy_supersecretkey_1234567890"
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no stray .env
-    for name in ("DISCORD_TOKEN", "ROUTER_API_KEY", "ROUTER_BASE_URL", "REQUEST_TIMEOUT",
-                 "DATABASE_URL", "DATA_DIR", "CATALOG_FILE", "HEALTH_PORT"):
+    for name in (
+        "DISCORD_TOKEN",
+        "ROUTER_API_KEY",
+        "ROUTER_BASE_URL",
+        "REQUEST_TIMEOUT",
+        "DATABASE_URL",
+        "DATA_DIR",
+        "CATALOG_FILE",
+        "HEALTH_PORT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -39,12 +47,15 @@ def test_dotenv_is_read_and_empty_values_mean_default(tmp_path):
     assert settings.health_port is None and settings.catalog_file is None
 
 
-@pytest.mark.parametrize(("name", "value", "words"), [
-    ("REQUEST_TIMEOUT", "soon", "REQUEST_TIMEOUT is invalid"),
-    ("REQUEST_TIMEOUT", "-1", "REQUEST_TIMEOUT is invalid"),
-    ("ROUTER_BASE_URL", "router.example", "must be a URL"),
-    ("HEALTH_PORT", "99999", "HEALTH_PORT is invalid"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("REQUEST_TIMEOUT", "soon", "REQUEST_TIMEOUT is invalid"),
+        ("REQUEST_TIMEOUT", "-1", "REQUEST_TIMEOUT is invalid"),
+        ("ROUTER_BASE_URL", "router.example", "must be a URL"),
+        ("HEALTH_PORT", "99999", "HEALTH_PORT is invalid"),
+    ],
+)
 def test_invalid_value_names_the_variable(monkeypatch, name, value, words):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as info:
@@ -73,8 +84,15 @@ def test_secret_never_in_repr_or_error(monkeypatch):
 def test_cli_config_error_exits_2_with_one_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "REQUEST_TIMEOUT": "soon", "HOME": str(tmp_path)}
     env["PYTHONPATH"] = str(Path(bot.__file__).parent.parent)  # a clean cwd: no .env
-    proc = subprocess.run([sys.executable, "-m", "bot", "check"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "REQUEST_TIMEOUT is invalid" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -106,8 +124,10 @@ def test_catalog_knows_the_seed_models_and_families():
 
 def test_catalog_file_overrides_and_adds(tmp_path):
     path = tmp_path / "models.json"
-    path.write_text('[{"id": "azure/openai/gpt-image-1", "max_inputs": 4},'
-                    ' {"id": "my/flux", "family": "images", "label": "Flux"}]')
+    path.write_text(
+        '[{"id": "azure/openai/gpt-image-1", "max_inputs": 4},'
+        ' {"id": "my/flux", "family": "images", "label": "Flux"}]'
+    )
     catalog = Catalog.load(path)
     assert catalog.get("azure/openai/gpt-image-1").max_inputs == 4
     assert catalog.get("my/flux").label == "Flux"

@@ -24,8 +24,14 @@ class StubStore:
     async def requeue_job(self, job_id, worker=None):
         self.requeued.append(job_id)
         old = self.jobs[job_id]
-        self.jobs[job_id] = Job(id=old.id, kind=old.kind, prompt=old.prompt, params={},
-                                status=JobStatus.QUEUED, user_id=old.user_id)
+        self.jobs[job_id] = Job(
+            id=old.id,
+            kind=old.kind,
+            prompt=old.prompt,
+            params={},
+            status=JobStatus.QUEUED,
+            user_id=old.user_id,
+        )
 
     async def fail_job(self, job_id, **kwargs):
         self.failed.append(job_id)
@@ -51,8 +57,7 @@ class StubService:
             await self.gates.setdefault(job_id, asyncio.Event()).wait()
             if job_id in self.fail:
                 raise self.fail[job_id]
-            job = Job(id=job_id, kind=JobKind.IMAGINE, prompt="p", params={},
-                      status=JobStatus.DONE)
+            job = Job(id=job_id, kind=JobKind.IMAGINE, prompt="p", params={}, status=JobStatus.DONE)
             return JobResult(job=job, images=())
         finally:
             self.active -= 1
@@ -63,8 +68,14 @@ class StubService:
 
 
 def job(job_id, user):
-    return Job(id=job_id, kind=JobKind.IMAGINE, prompt=f"prompt {job_id}", params={},
-               status=JobStatus.QUEUED, user_id=user)
+    return Job(
+        id=job_id,
+        kind=JobKind.IMAGINE,
+        prompt=f"prompt {job_id}",
+        params={},
+        status=JobStatus.QUEUED,
+        user_id=user,
+    )
 
 
 async def settle():
@@ -160,10 +171,16 @@ async def test_errors_are_outcomes_and_queue_keeps_going():
 
 
 async def test_resume_requeues_running_and_queued_jobs():
-    running = Job(id=5, kind=JobKind.IMAGINE, prompt="x", params={}, status=JobStatus.RUNNING,
-                  user_id="a")
-    store = StubStore([running, job(6, "b"), Job(id=7, kind=JobKind.IMAGINE, prompt="x",
-                                                params={}, status=JobStatus.DONE)])
+    running = Job(
+        id=5, kind=JobKind.IMAGINE, prompt="x", params={}, status=JobStatus.RUNNING, user_id="a"
+    )
+    store = StubStore(
+        [
+            running,
+            job(6, "b"),
+            Job(id=7, kind=JobKind.IMAGINE, prompt="x", params={}, status=JobStatus.DONE),
+        ]
+    )
     service = StubService(store)
     queue = JobQueue(service, max_concurrent=4)
     resumed = await queue.resume()

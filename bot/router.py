@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import random
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +68,32 @@ _MESSAGE_LIMIT = 300
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 8.0
 _IMAGE_FIELDS = ("n", "size", "quality", "background", "output_format", "output_compression")
+# Decoding a 4K image's ~40 MB of base64 in one call holds the GIL ~100 ms, and json.loads of its
+# answer ~60 ms: even in a worker thread that stalls the event loop. So base64 is decoded a slice
+# at a time, and a large answer's image strings are cut out before json.loads (``_loads``).
+_B64_SLICE = 512 * 1024  # characters per a2b_base64 call (whole quanta): about 1 ms each
+_SCAN_WINDOW = 1024 * 1024  # bytes per find/search call
+_LARGE_ANSWER = 1024 * 1024  # answers over this get their image strings cut out
+_CUT_MIN = 64 * 1024  # the shortest string worth cutting out
+_JSON_SPACE = rb"[ \t\n\r]{0,16}"
+_IMAGE_KEY = re.compile(rb'"(b64_json|url|image_url)"' + _JSON_SPACE + b":" + _JSON_SPACE + b'"')
+# Printable ASCII but '"', ',' and '\\' (no JSON escapes), as _decode_data_url reads a header.
+_DATA_URL_HEADER = re.compile(rb"data:([!#-+\--\[\]-~]{0,200}),")
+_PLACEHOLDER = "easel-cut-out:{}"
+_PLACEHOLDER_PREFIX = b"easel-cut-out:"
+# Where the answer readers take an image from (None: any list index). A string cut out from
+# anywhere else goes back as the string.
+_IMAGE_SLOTS: frozenset[tuple[str | None, ...]] = frozenset(
+    [
+        ("data", None, "b64_json"),
+        ("data", None, "url"),
+        *[
+            ("choices", None, "message", part, None, *tail)
+            for part in ("images", "content")
+            for tail in (("url",), ("image_url",), ("image_url", "url"))
+        ],
+    ]
+)
 
 
 class _Transient(Exception):
@@ -76,6 +103,15 @@ class _Transient(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True, eq=False)
+class _Inline:
+    """An image string cut out of a large answer and decoded while parsing it (``_loads``)."""
+
+    data: bytes
+    text: memoryview  # the JSON string's characters (strict base64, so no escapes)
+    mime: str | None = None  # the type a data URL declares
 
 
 @dataclass(frozen=True)
@@ -449,9 +485,9 @@ class RouterClient:
         for entry in entries if isinstance(entries, list) else ():
             if not isinstance(entry, dict):
                 continue
-            if isinstance(entry.get("b64_json"), str):
+            if isinstance(entry.get("b64_json"), str | _Inline):
                 images.append(await asyncio.to_thread(_decode_b64, entry["b64_json"]))
-            elif isinstance(entry.get("url"), str):
+            elif isinstance(entry.get("url"), str | _Inline):
                 images.append(await self._image_from_url(entry["url"]))
         if not images:
             raise NoImage(detail=f"{model}: no image in data[]", status=200)
@@ -494,7 +530,9 @@ class RouterClient:
             finish_reason=finish,
         )
 
-    async def _image_from_url(self, url: str) -> GeneratedImage:
+    async def _image_from_url(self, url: str | _Inline) -> GeneratedImage:
+        if isinstance(url, _Inline):
+            return await asyncio.to_thread(_checked_inline, url)
         if url.startswith("data:"):
             return await asyncio.to_thread(_decode_data_url, url)
         try:
@@ -565,20 +603,67 @@ def _checked_image(data: bytes) -> GeneratedImage:
     return GeneratedImage(data, mime, width, height)
 
 
-def _decode_b64(payload: str) -> GeneratedImage:
+def _checked_inline(item: _Inline) -> GeneratedImage:
+    image = _checked_image(item.data)
+    if item.mime and item.mime != image.mime:
+        log.debug("Data URL says %s but the bytes are %s", item.mime, image.mime)
+    return image
+
+
+def _decode_b64(payload: str | _Inline, start: int = 0) -> GeneratedImage:
+    """The image in ``payload[start:]``, base64 that may hold whitespace; BadResponse if damaged."""
+    if isinstance(payload, _Inline):
+        return _checked_inline(payload)
     try:
-        data = base64.b64decode("".join(payload.split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
+        data = _b64decode(payload, start)
+    except ValueError as exc:  # binascii.Error, or a str that is not ASCII
         raise BadResponse(DAMAGED, detail="invalid base64 image data") from exc
     return _checked_image(data)
 
 
+def _b64decode(payload: str | memoryview, start: int = 0) -> bytes:
+    """Strict base64 decoding of ``payload[start:]`` a slice at a time; ValueError if invalid.
+
+    Whitespace in a str is skipped (wrapped lines), as ``b64decode("".join(s.split()),
+    validate=True)`` does, but it is only looked for in a slice that fails to decode.
+    """
+    parts: list[bytes] = []
+    padded = False
+
+    def decode(text: str | memoryview) -> None:
+        nonlocal padded
+        if not text:
+            return
+        if padded:  # each slice is whole quanta, so "=" may only end the last one
+            raise binascii.Error("Excess data after padding")
+        parts.append(binascii.a2b_base64(text, strict_mode=True))
+        padded = text[-1] in ("=", ord("="))
+
+    carry = ""  # characters past the last whole quantum, once whitespace shifted the slices
+    for begin in range(start, len(payload), _B64_SLICE):
+        piece = payload[begin : begin + _B64_SLICE]
+        if not carry:
+            try:
+                decode(piece)
+                continue
+            except ValueError:
+                if not isinstance(piece, str):
+                    raise
+        assert isinstance(piece, str)
+        text = carry + "".join(piece.split())
+        cut = len(text) - len(text) % 4
+        carry = text[cut:]
+        decode(text[:cut])
+    decode(carry)
+    return b"".join(parts)  # bytes.join lets go of the GIL for large results
+
+
 def _decode_data_url(url: str) -> GeneratedImage:
-    header, comma, payload = url[len("data:") :].partition(",")
-    params = header.split(";")
-    if not comma or "base64" not in params[1:]:
+    comma = url.find(",", len("data:"))  # not partition: that would copy the whole payload
+    params = url[len("data:") : comma].split(";")
+    if comma < 0 or "base64" not in params[1:]:
         raise BadResponse(DAMAGED, detail="image data URL is not base64")
-    image = _decode_b64(payload)
+    image = _decode_b64(url, comma + 1)
     if params[0] and params[0] != image.mime:
         log.debug("Data URL says %s but the bytes are %s", params[0], image.mime)
     return image
@@ -606,9 +691,98 @@ def _dumps(body: dict[str, Any]) -> bytes:
 
 def _loads(body: bytes) -> Any:
     try:
+        if len(body) > _LARGE_ANSWER and json.detect_encoding(body) in ("utf-8", "utf-8-sig"):
+            return _loads_large(body)
         return json.loads(body)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise BadResponse(UNREADABLE, detail="the answer is not JSON", status=200) from exc
+
+
+def _loads_large(body: bytes) -> Any:
+    """``json.loads`` of a large answer without holding the GIL for long.
+
+    Each long ``b64_json`` value, and each base64 data URL under ``url``/``image_url``, is
+    decoded a slice at a time straight from the body and swapped for a short placeholder; only
+    the small remainder goes through json.loads. A string is cut out only when its characters
+    are strict base64 (so no escapes, quotes or control characters: the JSON text is the value)
+    and it follows ``"key":``, so it is a whole string value: the result is json.loads's, and
+    malformed JSON fails the same way. Anything else stays for json.loads and the str path.
+    """
+    view = memoryview(body)
+    pieces: list[bytes] = []
+    cut: dict[str, _Inline] = {}
+    kept = 0  # body[:kept] is in pieces
+    pos = 0
+    while (match := _search(_IMAGE_KEY, body, pos)) is not None:
+        start = match.end()
+        end = _find_quote(body, start)
+        if end < 0:
+            break
+        pos = end + 1
+        if end - start < _CUT_MIN:
+            continue
+        payload, mime = start, None
+        if match[1] != b"b64_json":
+            header = _DATA_URL_HEADER.match(body, start, end)
+            params = header[1].split(b";") if header else []
+            if header is None or b"base64" not in params[1:]:
+                continue
+            payload, mime = header.end(), params[0].decode("ascii")
+        try:
+            data = _b64decode(view[payload:end])
+        except ValueError:  # escaped "/", whitespace or damage: json.loads and _decode_b64 judge
+            continue
+        placeholder = _PLACEHOLDER.format(len(cut))
+        cut[placeholder] = _Inline(data, view[start:end], mime)
+        pieces += (body[kept:start], placeholder.encode("ascii"))
+        kept = end
+    if not cut:
+        return json.loads(body)
+    pieces.append(body[kept:])
+    remainder = b"".join(pieces)
+    if remainder.count(_PLACEHOLDER_PREFIX) != len(cut):  # the answer has the text already
+        return json.loads(body)
+    return _put_back(json.loads(remainder), cut)
+
+
+def _put_back(tree: Any, cut: dict[str, _Inline]) -> Any:
+    """Replace placeholders: an ``_Inline`` in an image slot, the original string elsewhere."""
+    left = len(cut)
+    stack: list[tuple[Any, tuple[str | None, ...]]] = []
+    if isinstance(tree, dict | list):
+        stack.append((tree, ()))
+    while stack and left:
+        node, path = stack.pop()
+        items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        for key, value in items:
+            where = (*path, key if isinstance(node, dict) else None)
+            if isinstance(value, dict | list):
+                stack.append((value, where))
+            elif isinstance(value, str) and value in cut:
+                item = cut[value]
+                node[key] = item if where in _IMAGE_SLOTS else str(item.text, "ascii")
+                left -= 1
+    return tree
+
+
+def _find_quote(data: bytes, start: int) -> int:
+    """``data.find(b'"', start)``, a window at a time so other threads get the GIL between."""
+    while start < len(data):
+        found = data.find(b'"', start, start + _SCAN_WINDOW)
+        if found >= 0:
+            return found
+        start += _SCAN_WINDOW
+    return -1
+
+
+def _search(pattern: re.Pattern[bytes], data: bytes, start: int) -> re.Match[bytes] | None:
+    """``pattern.search(data, start)`` a window at a time; a match is at most 64 bytes long."""
+    while start < len(data):
+        match = pattern.search(data, start, start + _SCAN_WINDOW + 64)
+        if match:
+            return match
+        start += _SCAN_WINDOW
+    return None
 
 
 def _try_json(body: bytes) -> Any:
@@ -639,21 +813,21 @@ def _message_text(content: Any) -> str | None:
     return None
 
 
-def _image_urls(message: dict[str, Any]) -> list[str]:
+def _image_urls(message: dict[str, Any]) -> list[str | _Inline]:
     """Every image reference in a chat message: ``message.images`` and image content parts."""
     images = message.get("images")
     entries: list[Any] = list(images) if isinstance(images, list) else []
     content = message.get("content")
     if isinstance(content, list):
         entries += [p for p in content if isinstance(p, dict) and p.get("type") == "image_url"]
-    urls: list[str] = []
+    urls: list[str | _Inline] = []
     for entry in entries:
         ref = entry.get("image_url") if isinstance(entry, dict) else entry
         if isinstance(ref, dict):
             ref = ref.get("url")
         if ref is None and isinstance(entry, dict):
             ref = entry.get("url")
-        if isinstance(ref, str) and ref:
+        if isinstance(ref, _Inline) or (isinstance(ref, str) and ref):
             urls.append(ref)
     return urls
 

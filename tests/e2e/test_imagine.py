@@ -344,3 +344,40 @@ def _text_input_ids(modal):
 
     walk(modal)
     return ids
+
+
+async def test_progress_shows_queue_position_then_elapsed_time(easel, world, router):
+    fake, _guild, channel, alice, bob = world
+    await easel.restart(max_concurrent_jobs=1)
+    router.add_fault(Fault(kind="latency", seconds=6.5, times=2))
+    first = await fake.slash(alice, channel, "imagine", {"prompt": "slow one"})
+    second = await fake.slash(bob, channel, "imagine", {"prompt": "slow two"})
+    await outcome(fake, second, timeout=40)
+    texts = [m.get("content") or "" for m in second.original_message.edits]
+    assert any("next in line" in t for t in texts), texts
+    assert any("Generating with GPT Image 1 (Azure)… " in t and " s" in t for t in texts), texts
+    assert all(len(t) <= 2000 for t in texts)
+    assert (await outcome(fake, first)).attachments
+
+
+async def test_discord_rate_limit_on_delivery_is_waited_out(easel, world):
+    fake, _guild, channel, alice, _bob = world
+    fake.rate_limit("/webhooks/", times=2, retry_after=0.3)
+    handle = await fake.slash(alice, channel, "imagine", {"prompt": "patient"})
+    message = await outcome(fake, handle)
+    assert message.attachments
+    assert any(r.status == 429 for r in fake.requests)
+
+
+async def test_gateway_drop_during_a_job_still_delivers(easel, world, router):
+    fake, _guild, channel, alice, _bob = world
+    router.add_fault(Fault(kind="latency", seconds=1.5))
+    handle = await fake.slash(alice, channel, "imagine", {"prompt": "through the storm"})
+    await handle.wait_ack(3)
+    await fake.drop_gateway()
+    message = await outcome(fake, handle)
+    assert message.attachments
+    await fake.world.wait_until(lambda: fake.gateway.resumes, 10, "a gateway resume")
+    # and the bot still answers new commands after resuming
+    again = await outcome(fake, await fake.slash(alice, channel, "imagine", {"prompt": "again"}))
+    assert again.attachments

@@ -1,6 +1,6 @@
 """``make bench``: every benchmark in one run, each printed as ratios against its own baseline."""
 
-from benchmarks import core, fit
+from benchmarks import core, discord, fit
 
 
 def main() -> None:
@@ -8,6 +8,8 @@ def main() -> None:
     fit.main()
     print("\n== service overhead and event-loop lag (benchmarks/core.py)")
     core.main()
+    print("\n== the bot under load: defer latency and loop lag (benchmarks/discord.py)")
+    discord.main()
 
 
 if __name__ == "__main__":

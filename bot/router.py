@@ -636,7 +636,14 @@ def _b64decode(payload: str | memoryview, start: int = 0) -> bytes:
             return
         if padded:  # each slice is whole quanta, so "=" may only end the last one
             raise binascii.Error("Excess data after padding")
-        parts.append(binascii.a2b_base64(text, strict_mode=True))
+        try:
+            parts.append(binascii.a2b_base64(text, strict_mode=True))
+        except binascii.Error:
+            # Strict a2b_base64 ignores surplus "=" after whole quanta at the end of its input,
+            # but calls them leading padding at the start of one.
+            rest = text.strip("=") if isinstance(text, str) else bytes(text).strip(b"=")
+            if not parts or rest:
+                raise
         padded = text[-1] in ("=", ord("="))
 
     carry = ""  # characters past the last whole quantum, once whitespace shifted the slices
@@ -753,9 +760,14 @@ def _put_back(tree: Any, cut: dict[str, _Inline]) -> Any:
         stack.append((tree, ()))
     while stack and left:
         node, path = stack.pop()
-        items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
-        for key, value in items:
-            where = (*path, key if isinstance(node, dict) else None)
+        # (key or index, path step, value); a list index is the step None
+        items: list[tuple[Any, str | None, Any]] = (
+            [(key, key, value) for key, value in node.items()]
+            if isinstance(node, dict)
+            else [(index, None, value) for index, value in enumerate(node)]
+        )
+        for key, step, value in items:
+            where = (*path, step)
             if isinstance(value, dict | list):
                 stack.append((value, where))
             elif isinstance(value, str) and value in cut:

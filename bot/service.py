@@ -11,11 +11,12 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot import images
+from bot import conversation, images
 from bot.catalog import BACKGROUNDS, OUTPUT_FORMATS, Catalog, ModelInfo
+from bot.conversation import Budget, ContextTurn
 from bot.domain import (
     ApiFamily,
     GeneratedImage,
@@ -27,7 +28,7 @@ from bot.domain import (
     RouterResult,
     Usage,
 )
-from bot.errors import EaselError, InputError, InvalidOption, JobCancelled
+from bot.errors import EaselError, InputError, InvalidOption, JobCancelled, NotFound
 from bot.router import RouterClient
 from bot.storage import Store
 
@@ -48,6 +49,7 @@ class RawImage:
 class Limits:
     max_input_bytes: int = 50 * 1024 * 1024
     max_input_pixels: int = 50_000_000
+    budget: Budget = field(default_factory=Budget)
 
 
 class ImageService:
@@ -67,6 +69,7 @@ class ImageService:
         self.catalog = catalog
         self.limits = limits or Limits()
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self._warnings: dict[int, tuple[str, ...]] = {}  # job id -> context warnings
 
     # -- submitting -------------------------------------------------------------------------
     async def submit_imagine(
@@ -144,6 +147,41 @@ class ImageService:
             mask_image=job.mask_image,
             parent_job_id=job.parent_job_id,
             session_id=job.session_id,
+        )
+
+    async def submit_refine(
+        self,
+        session_id: int,
+        prompt: str,
+        inputs: Sequence[RawImage] = (),
+        *,
+        user_id: str | None = None,
+        origin: dict[str, Any] | None = None,
+    ) -> Job:
+        """A queued turn of a conversation; the session's model and settings decide the call."""
+        session = await self.store.get_session(session_id)
+        if session is None:
+            raise NotFound("That conversation no longer exists.")
+        spec = ImageSpec.from_params({**session.settings.get("spec", {}), "model": session.model})
+        prompt = prompt.strip()
+        origin = origin or {}
+        try:
+            if not prompt:
+                raise InvalidOption("Write what you want changed.")
+            model = self.catalog.get(spec.model)
+            prepared, _ = await self.prepare_inputs(model, inputs, None) if inputs else ([], None)
+        except EaselError as exc:
+            await self._record_failure(JobKind.REFINE, prompt, spec, user_id, origin, exc)
+            raise
+        hashes = [(await self.store.put_image(i.data, i.mime)).sha256 for i in prepared]
+        return await self.store.create_job(
+            kind=JobKind.REFINE,
+            prompt=prompt,
+            params=spec.to_params(),
+            user_id=user_id,
+            origin=origin,
+            input_images=hashes,
+            session_id=session_id,
         )
 
     async def _record_failure(
@@ -290,11 +328,77 @@ class ImageService:
             stored = await self.store.put_image(image.data, image.mime, image.width, image.height)
             hashes.append(stored.sha256)
         cost = result.usage.cost if result.usage else None
+        if job.kind is JobKind.REFINE and job.session_id is not None:
+            await self._record_turns(job, result, hashes)
         done = await self.store.finish_job(
             job.id, result_images=hashes, result_text=result.text, cost=cost
         )
         log.info("job %s: done, %d image(s), cost %s", job.id, len(hashes), cost)
-        return JobResult(job=done, images=result.images, text=result.text, cost=cost)
+        warnings = self._warnings.pop(job.id, ())
+        return JobResult(
+            job=done, images=result.images, text=result.text, cost=cost, warnings=warnings
+        )
+
+    async def _record_turns(self, job: Job, result: RouterResult, hashes: list[str]) -> None:
+        """Only a successful turn joins the conversation, so a failure never pollutes it."""
+        assert job.session_id is not None
+        turns = await self.store.turns(job.session_id)
+        version = 1 + sum(1 for t in turns if t.role == "assistant" and t.status == "ok")
+        await self.store.add_turn(
+            job.session_id, role="user", text=job.prompt, images=job.input_images, job_id=job.id
+        )
+        turn = await self.store.add_turn(
+            job.session_id,
+            role="assistant",
+            text=result.text,
+            images=hashes,
+            reasoning_details=result.reasoning_details,
+            job_id=job.id,
+            version=version,
+        )
+        await self.store.update_session(job.session_id, head_turn_id=turn.id)
+
+    async def history(self, session_id: int) -> list[ContextTurn]:
+        """The session's successful turns with their images, oldest first."""
+        session = await self.store.get_session(session_id)
+        turns = [t for t in await self.store.turns(session_id) if t.status == "ok"]
+        if session is not None and session.head_turn_id is not None:
+            # A revert makes an older result the base: the conversation continues from there.
+            head = next((i for i, t in enumerate(turns) if t.id == session.head_turn_id), None)
+            if head is not None:
+                turns = turns[: head + 1]
+        return [
+            ContextTurn(
+                t.role, t.text, tuple([await self._load(h) for h in t.images]), t.reasoning_details
+            )
+            for t in turns
+        ]
+
+    async def _call_refine(
+        self, job: Job, model: ModelInfo, inputs: list[InputImage]
+    ) -> RouterResult:
+        assert job.session_id is not None
+        history = await self.history(job.session_id)
+        if model.family is ApiFamily.IMAGES:
+            base = conversation.latest_image(history)
+            images_in = ([base] if base else []) + inputs
+            if not images_in:
+                raise InputError("There's no image in this conversation yet to refine.")
+            return await self.router.edit(
+                job.prompt, images_in[: model.max_inputs], job.spec, user=job.user_id
+            )
+        context = await asyncio.to_thread(
+            conversation.build, history, job.prompt, inputs, self.limits.budget
+        )
+        if context.warnings:
+            self._warnings[job.id] = context.warnings
+        return await self.router.chat(
+            model.id,
+            context.messages,
+            aspect_ratio=job.spec.aspect_ratio,
+            image_size=job.spec.resolution,
+            user=job.user_id,
+        )
 
     async def _call_router(self, job: Job) -> RouterResult:
         spec = job.spec
@@ -302,6 +406,8 @@ class ImageService:
         inputs = [await self._load(h) for h in job.input_images]
         mask = await self._load(job.mask_image) if job.mask_image else None
         user = job.user_id
+        if job.kind is JobKind.REFINE:
+            return await self._call_refine(job, model, inputs)
         if model.family is ApiFamily.IMAGES:
             if job.kind is JobKind.IMAGINE:
                 return await self.router.generate(job.prompt, spec, user=user)

@@ -64,16 +64,13 @@ def _failed(message: Message) -> bool:
     return not message.attachments or message.embeds[0].get("title") == ERROR_TITLE
 
 
-async def _all_done(handles: list[InteractionHandle], timeout: float) -> list[Message]:
-    """One poller for every handle (not one waiter each, which would load the measured loop)."""
-    deadline = time.monotonic() + timeout
+async def _all_done(handles: list[InteractionHandle]) -> list[Message]:
+    """One poller for every handle (not one waiter each, which would load the measured loop).
+    Callers bound it with ``asyncio.wait_for``."""
     while True:
         results = [_result(h) for h in handles]
         if all(results):
             return [r for r in results if r is not None]
-        if time.monotonic() > deadline:
-            pending = sum(r is None for r in results)
-            raise TimeoutError(f"{pending} of {len(handles)} /imagine results after {timeout:g}s")
         await asyncio.sleep(0.1)
 
 
@@ -103,7 +100,8 @@ async def _idle(easel: Easel, fake: FakeDiscord, channel: Any, users: list[Any])
     latencies: list[float | None] = []
     for index in range(PROBES):
         latencies.append(await _defer(fake, users[index], channel, f"idle {index}"))
-        await easel.idle(30)  # let the job and its delivery finish: the next defer meets a quiet bot
+        # Let the job and its delivery finish: the next defer meets a quiet bot.
+        await easel.idle(30)
     with LagProbe() as probe:
         await asyncio.sleep(IDLE_LAG_SECONDS)
     return {"defer": _stats(latencies), "lag_p99_ms": probe.p99_ms()}
@@ -120,7 +118,7 @@ async def _loaded(
             prompt = {"prompt": f"a 4k photo {index}", **FOUR_K}
             handles.append(await fake.slash(user, channel, "imagine", prompt))
         fired = time.perf_counter() - start
-        waiter = asyncio.create_task(_all_done(handles, RUN_TIMEOUT))
+        waiter = asyncio.create_task(asyncio.wait_for(_all_done(handles), RUN_TIMEOUT))
         for index, user in enumerate(probers):
             if waiter.done():
                 break  # the run is over; later probes would not measure a loaded bot
@@ -166,7 +164,7 @@ async def bench(router_url: str) -> dict[str, Any]:
                             probers[1], channel, "imagine", {"prompt": "warm 4k", **FOUR_K}
                         ),
                     ]
-                    await _all_done(warm, 60)
+                    await asyncio.wait_for(_all_done(warm), 60)
                     await easel.idle(30)
                     idle = await _idle(easel, fake, channel, probers)
                     await _fault(router_url, kind="huge", endpoint="chat", times=JOBS)

@@ -115,7 +115,7 @@ class EaselBot(commands.Bot):
         self.queue = queue
         self.health: Any = None
         self.delivery: Any = None
-        self._resumed = False
+        self._resume_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         from cogs.delivery import Delivery
@@ -140,13 +140,19 @@ class EaselBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d guild(s)", self.user, len(self.guilds))
-        if not self._resumed:
-            self._resumed = True
-            # After the cogs' listeners exist, so that resumed results are delivered.
-            await self.delivery.resume()
-            await self.queue.resume()
+        if self._resume_task is None:
+            # After the cogs' listeners exist, so that resumed results are delivered; kept so
+            # that close() can wait for it rather than close the store under it.
+            self._resume_task = asyncio.create_task(self._resume(), name="easel-resume")
+
+    async def _resume(self) -> None:
+        await self.delivery.resume()
+        await self.queue.resume()
 
     async def close(self) -> None:
+        if self._resume_task is not None and not self._resume_task.done():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._resume_task), 10)
         if self.delivery is not None:
             await self.delivery.close()
         await self.queue.close()  # running jobs stay RUNNING in the store; resumed next start

@@ -90,7 +90,16 @@ class Store:
         log.info("store open: %s, images in %s", where, data_dir)
         return cls(engine, data_dir)
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 5.0) -> None:
+        """Close the pool once work still holding a connection has returned it (bounded)."""
+        pool = self._engine.pool
+        checkedout = getattr(pool, "checkedout", None)
+        deadline = asyncio.get_running_loop().time() + grace
+        while checkedout is not None and checkedout() > 0:
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("closing the store with %d connection(s) still in use", checkedout())
+                break
+            await asyncio.sleep(0.02)
         await self._engine.dispose()
 
     async def __aenter__(self) -> Self:

@@ -20,7 +20,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import concurrent.futures
+import contextvars
 import email.utils
+import functools
 import io
 import json
 import logging
@@ -94,6 +97,19 @@ _IMAGE_SLOTS: frozenset[tuple[str | None, ...]] = frozenset(
         ],
     ]
 )
+
+
+# The CPU-bound parsing and decoding share one thread. They hold the GIL (in ~1 ms slices), so
+# more threads would not finish sooner, only keep the event loop waiting longer for the GIL.
+_DECODER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-decode")
+
+
+async def _off_loop(func: Callable[..., T], *args: Any) -> T:
+    """``asyncio.to_thread`` on the decoding thread."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        _DECODER, functools.partial(context.run, func, *args)
+    )
 
 
 class _Transient(Exception):
@@ -306,7 +322,7 @@ class RouterClient:
 
         body = await self._retrying(attempt, f"{method} {path}")
         log.debug("Router %s %s answered with %d bytes", method, path, len(body))
-        return await asyncio.to_thread(_loads, body)
+        return await _off_loop(_loads, body)
 
     async def _send(
         self, request: httpx.Request, what: str, *, follow_redirects: bool = False
@@ -488,7 +504,7 @@ class RouterClient:
             if not isinstance(entry, dict):
                 continue
             if isinstance(entry.get("b64_json"), str | _Inline):
-                images.append(await asyncio.to_thread(_decode_b64, entry["b64_json"]))
+                images.append(await _off_loop(_decode_b64, entry["b64_json"]))
             elif isinstance(entry.get("url"), str | _Inline):
                 images.append(await self._image_from_url(entry["url"]))
         if not images:
@@ -534,9 +550,9 @@ class RouterClient:
 
     async def _image_from_url(self, url: str | _Inline) -> GeneratedImage:
         if isinstance(url, _Inline):
-            return await asyncio.to_thread(_checked_inline, url)
+            return await _off_loop(_checked_inline, url)
         if url.startswith("data:"):
-            return await asyncio.to_thread(_decode_data_url, url)
+            return await _off_loop(_decode_data_url, url)
         try:
             if not url.startswith(("https://", "http://")):
                 raise ValueError("not http(s)")
@@ -546,7 +562,7 @@ class RouterClient:
         except (ValueError, httpx.InvalidURL) as exc:
             raise BadResponse(UNREADABLE, detail="the image reference is not a usable URL") from exc
         body = await self._download(url, origin)
-        return await asyncio.to_thread(_checked_image, body)
+        return await _off_loop(_checked_image, body)
 
     async def _download(self, url: str, origin: tuple[str, str, int | None]) -> bytes:
         """GET an image URL; the key goes only to the router's own origin."""

@@ -268,7 +268,7 @@ async def test_job_interrupted_by_restart_is_posted_exactly_once(easel, world, r
 async def test_cancel_a_queued_job(easel, world, router):
     fake, _guild, channel, alice, _bob = world
     await easel.restart(max_concurrent_jobs=1)
-    router.add_fault(Fault(kind="latency", seconds=2.0))
+    router.add_fault(Fault(kind="latency", seconds=5.0))
     first = await fake.slash(alice, channel, "imagine", {"prompt": "first"})
     second = await fake.slash(alice, channel, "imagine", {"prompt": "second"})
     waiting = await fake.world.wait_until(

@@ -8,6 +8,7 @@ import email.policy
 import io
 import json
 import logging
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from bot import router
 from bot.domain import ImageSpec, InputImage
 from bot.errors import (
     AuthFailed,
@@ -879,6 +881,249 @@ async def test_router_answer_over_the_cap_is_bad_response(make_client):
     async with make_client(handler, max_download_bytes=1024) as client:
         with pytest.raises(BadResponse, match="too large"):
             await client.generate("p", ImageSpec(GPT))
+
+
+# -- large answers: parsed and decoded in slices, so the event loop keeps getting the GIL ------------
+
+
+def big_png(color: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), color).save(buffer, "PNG", compress_level=0)  # ~1.4 MB
+    return buffer.getvalue()
+
+
+BIG_PNG = big_png((10, 200, 30))
+BIG_PNG_2 = big_png((250, 250, 0))
+BIG_B64 = base64.b64encode(BIG_PNG).decode()  # several slices; one answer is over 1 MiB
+TRICKY_TEXT = (
+    'She said "hi" \\ \u00e9 \\"b64_json\\": \\"x\\" {"url": "data:image/png;base64,QUJD"} ✓'
+)
+
+
+def with_text(tree: Any) -> Any:
+    """``_loads``'s tree as json.loads gives it; checks each cut-out image's decoded bytes."""
+    if isinstance(tree, router._Inline):
+        text = str(tree.text, "ascii")
+        payload = text.partition(",")[2] if text.startswith("data:") else text
+        assert tree.data == base64.b64decode(payload, validate=True)
+        return text
+    if isinstance(tree, dict):
+        return {key: with_text(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [with_text(value) for value in tree]
+    return tree
+
+
+def count_cut_outs(tree: Any) -> int:
+    if isinstance(tree, router._Inline):
+        return 1
+    values = tree.values() if isinstance(tree, dict) else tree if isinstance(tree, list) else ()
+    return sum(count_cut_outs(value) for value in values)
+
+
+def encodings(answer: dict[str, Any]) -> list[bytes]:
+    return [
+        json.dumps(answer).encode(),
+        json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode(),
+        json.dumps(answer, indent=2).encode(),
+    ]
+
+
+def big_chat_answer() -> dict[str, Any]:
+    return chat_answer(
+        {
+            "content": [{"type": "text", "text": TRICKY_TEXT}],
+            "images": [
+                {"type": "image_url", "image_url": {"url": data_url(BIG_PNG, "image/png")}},
+                {"type": "image_url", "image_url": data_url(BIG_PNG_2, "image/png")},
+            ],
+            "reasoning_details": [
+                {"type": "reasoning.encrypted", "data": BIG_B64, "id": "tool_1"},
+                {"type": "reasoning.text", "url": data_url(BIG_PNG, "image/png")},
+            ],
+        },
+        usage={"prompt_tokens": 3, "completion_tokens": 2000, "cost": 0.24},
+    )
+
+
+NOISE_B64 = base64.b64encode(random.Random(1).randbytes(300_000)).decode()
+
+
+@pytest.mark.parametrize("body", encodings(images_answer(BIG_B64, PNG_B64, NOISE_B64)))
+def test_cut_out_parse_of_an_images_answer_is_json_loads(body):
+    assert len(body) > router._LARGE_ANSWER
+    parsed = router._loads(body)
+    assert with_text(parsed) == json.loads(body)
+    data = parsed["data"]
+    assert isinstance(data[0]["b64_json"], router._Inline) and data[0]["b64_json"].data == BIG_PNG
+    assert data[1]["b64_json"] == PNG_B64  # short strings stay for json.loads
+    assert data[2]["b64_json"].data == base64.b64decode(NOISE_B64)
+    assert count_cut_outs(parsed) == 2
+
+
+@pytest.mark.parametrize("body", encodings(big_chat_answer()))
+def test_cut_out_parse_of_a_chat_answer_is_json_loads(body):
+    parsed = router._loads(body)
+    assert with_text(parsed) == json.loads(body)
+    message = parsed["choices"][0]["message"]
+    first, second = message["images"]
+    assert first["image_url"]["url"].data == BIG_PNG
+    assert first["image_url"]["url"].mime == "image/png"
+    assert second["image_url"].data == BIG_PNG_2
+    # Not where images are read: back as the string, as json.loads gives it.
+    assert message["reasoning_details"][0]["data"] == BIG_B64
+    assert message["reasoning_details"][1]["url"] == data_url(BIG_PNG, "image/png")
+    assert message["content"][0]["text"] == TRICKY_TEXT
+    assert count_cut_outs(parsed) == 2
+
+
+def test_escaped_slashes_fall_back_to_json_loads():
+    body = json.dumps(images_answer(BIG_B64)).encode().replace(b"/", b"\\/")
+    assert b"\\/" in body
+    parsed = router._loads(body)
+    assert parsed == json.loads(body) and parsed["data"][0]["b64_json"] == BIG_B64
+
+
+def test_placeholder_text_in_the_answer_falls_back_to_json_loads():
+    answer = images_answer(BIG_B64)
+    answer["note"] = router._PLACEHOLDER.format(0)
+    body = json.dumps(answer).encode()
+    assert router._loads(body) == json.loads(body)
+
+
+def test_utf16_answer_is_left_to_json_loads():
+    body = json.dumps(images_answer(BIG_B64)).encode("utf-16")
+    assert router._loads(body) == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(images_answer(BIG_B64)).encode()[:-2],  # cut short
+        # A raw tab inside the string is not JSON, though base64 would skip it as whitespace.
+        json.dumps(images_answer(BIG_B64)).encode().replace(b"AAAA", b"AA\tAA", 1),
+        json.dumps(images_answer(BIG_B64)).encode().replace(b'"data"', b"data", 1),
+        json.dumps(big_chat_answer()).encode().replace(b'"choices": ', b'"choices": ,', 1),
+    ],
+)
+async def test_malformed_large_answer_is_unreadable(make_client, body, sleeps):
+    assert len(body) > router._LARGE_ANSWER
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)
+    handler = Recorder(httpx.Response(200, content=body))
+    async with make_client(handler) as client:
+        with pytest.raises(BadResponse, match="unreadable") as info:
+            await client.generate("p", ImageSpec(GPT))
+    assert info.value.status == 200 and len(handler.requests) == 1 and sleeps == []
+
+
+async def test_large_images_answer_end_to_end(make_client):
+    body = json.dumps(images_answer(BIG_B64, base64.b64encode(BIG_PNG_2).decode())).encode()
+    async with make_client(Recorder(httpx.Response(200, content=body))) as client:
+        result = await client.generate("p", ImageSpec(GPT))
+    assert [image.data for image in result.images] == [BIG_PNG, BIG_PNG_2]
+    assert result.images[0].mime == "image/png" and result.images[0].width == 800
+
+
+async def test_large_chat_answer_end_to_end(make_client):
+    async with make_client(Recorder(ok(big_chat_answer()))) as client:
+        result = await client.chat(GEMINI, [])
+    assert [image.data for image in result.images] == [BIG_PNG, BIG_PNG_2]
+    assert result.text == TRICKY_TEXT
+    assert result.reasoning_details is not None
+    assert result.reasoning_details[1]["url"] == data_url(BIG_PNG, "image/png")
+
+
+async def test_large_escaped_and_wrapped_base64_is_accepted(make_client):
+    wrapped = "\r\n".join(BIG_B64[i : i + 76] for i in range(0, len(BIG_B64), 76))
+    body = json.dumps(images_answer(wrapped, BIG_B64)).encode().replace(b"/", b"\\/")
+    async with make_client(Recorder(httpx.Response(200, content=body))) as client:
+        result = await client.generate("p", ImageSpec(GPT))
+    assert [image.data for image in result.images] == [BIG_PNG, BIG_PNG]
+
+
+def damage(payload: str, index: int, char: str) -> str:
+    return payload[:index] + char + payload[index + 1 :]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        damage(BIG_B64, len(BIG_B64) // 2, "*"),
+        damage(BIG_B64, len(BIG_B64) // 2, "\\"),  # a JSON escape: left to json.loads
+        damage(BIG_B64, router._B64_SLICE - 1, "="),  # padding where a slice ends
+        damage(BIG_B64, router._B64_SLICE, "="),  # padding where a slice starts
+        BIG_B64 + "AAAA",
+        BIG_B64[:-1],
+    ],
+)
+async def test_damage_in_a_large_payload_is_bad_response(make_client, payload):
+    answers = [
+        images_answer(payload),
+        chat_answer({"images": [{"url": f"data:;base64,{payload}"}]}),
+    ]
+    for answer in answers:
+        async with make_client(Recorder(ok(answer))) as client:
+            with pytest.raises(BadResponse, match="damaged image"):
+                if "data" in answer:
+                    await client.generate("p", ImageSpec(GPT))
+                else:
+                    await client.chat(GEMINI, [])
+
+
+def reference_b64decode(payload: str) -> bytes | None:
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except ValueError:
+        return None
+
+
+def chunked_b64decode(payload: str | memoryview) -> bytes | None:
+    try:
+        return router._b64decode(payload)
+    except ValueError:
+        return None
+
+
+def test_chunked_base64_is_b64decode():
+    assert router._B64_SLICE % 4 == 0
+    assert router._b64decode(BIG_B64) == BIG_PNG
+    assert router._b64decode(memoryview(BIG_B64.encode())) == BIG_PNG
+    assert router._b64decode("data:;base64," + BIG_B64, len("data:;base64,")) == BIG_PNG
+    wrapped = "\n".join(BIG_B64[i : i + 76] for i in range(0, len(BIG_B64), 76))
+    assert router._b64decode(" " + wrapped + "\n\n") == BIG_PNG
+
+
+@pytest.mark.parametrize("size", [4, 8, router._B64_SLICE])
+@pytest.mark.parametrize(
+    "payload",
+    ["", "=", "==", "====", "=AAA", "AAAA====", "AAAA=", "AA==AA==", "AAAA\n==", "AA==\n=", "AAA"],
+)
+def test_chunked_base64_padding_is_b64decode(monkeypatch, size, payload):
+    monkeypatch.setattr(router, "_B64_SLICE", size)
+    assert chunked_b64decode(payload) == reference_b64decode(payload)
+
+
+def test_chunked_base64_matches_b64decode_on_random_input(monkeypatch):
+    """Small slices, so the cases reach across slice ends: damage, padding, whitespace."""
+    monkeypatch.setattr(router, "_B64_SLICE", 8)
+    rng = random.Random(4)
+    for _ in range(4000):
+        chars = list(base64.b64encode(rng.randbytes(rng.randrange(0, 24))).decode())
+        for _ in range(rng.randrange(0, 5)):
+            at = rng.randrange(len(chars) + 1)
+            edit = rng.choice(["ws", "ws", "char", "drop"])
+            if edit == "ws":
+                chars.insert(at, rng.choice([" ", "\n", "\r\n", "\t", "\u2028"]))
+            elif chars and edit == "char":
+                chars[min(at, len(chars) - 1)] = rng.choice("A=/+*-_é")
+            elif chars:
+                del chars[min(at, len(chars) - 1)]
+        payload = "".join(chars)
+        expected = reference_b64decode(payload)
+        assert chunked_b64decode(payload) == expected, payload
+        if payload.isascii() and "".join(payload.split()) == payload:
+            assert chunked_b64decode(memoryview(payload.encode())) == expected, payload
 
 
 # -- the key never leaks -------------------------------------------------------------------------------

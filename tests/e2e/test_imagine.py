@@ -270,6 +270,7 @@ async def test_cancel_a_queued_job(easel, world, router):
     await easel.restart(max_concurrent_jobs=1)
     router.add_fault(Fault(kind="latency", seconds=5.0))
     first = await fake.slash(alice, channel, "imagine", {"prompt": "first"})
+    await fake.world.wait_until(lambda: router.requests, 20, "the first job to start")
     second = await fake.slash(alice, channel, "imagine", {"prompt": "second"})
     waiting = await fake.world.wait_until(
         lambda: (
@@ -278,7 +279,7 @@ async def test_cancel_a_queued_job(easel, world, router):
             and "Waiting to start" in (second.original_message.content or "")
             else None
         ),
-        10,
+        20,
         "the queue position",
     )
     click = await fake.click(alice, waiting, button(waiting, "cancel"))
@@ -351,6 +352,7 @@ async def test_progress_shows_queue_position_then_elapsed_time(easel, world, rou
     await easel.restart(max_concurrent_jobs=1)
     router.add_fault(Fault(kind="latency", seconds=6.5, times=2))
     first = await fake.slash(alice, channel, "imagine", {"prompt": "slow one"})
+    await fake.world.wait_until(lambda: router.requests, 20, "the first job to start")
     second = await fake.slash(bob, channel, "imagine", {"prompt": "slow two"})
     await outcome(fake, second, timeout=40)
     texts = [m.get("content") or "" for m in second.original_message.edits]

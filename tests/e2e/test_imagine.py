@@ -119,6 +119,7 @@ async def test_4k_result_is_refit_under_10_mib_with_full_resolution(easel, world
     with Image.open(io.BytesIO(attachment.data)) as im:
         assert im.size == (5504, 3072)  # re-encoded, not shrunk
     assert "Full resolution" in message.embeds[0]["footer"]["text"]
+    await easel.restart()  # the button is served from the store, also after a restart
     click = await fake.click(alice, message, button(message, "full"))
     [reply] = await click.wait_followups(1, timeout=20)
     assert "over this server's 10 MB upload limit" in reply.content

@@ -85,7 +85,7 @@ class LagProbe:
     def p99_ms(self) -> float:
         if len(self.samples) < 2:
             return 0.0
-        return statistics.quantiles(self.samples, n=100)[98] * 1000
+        return statistics.quantiles(self.samples, n=100, method="inclusive")[98] * 1000
 
 
 def ratio(value: float, base: float) -> str:

@@ -86,7 +86,11 @@ async def _defer(fake: FakeDiscord, user: Any, channel: Any, prompt: str) -> flo
 
 def _stats(samples: list[float | None]) -> dict[str, Any]:
     ok = sorted(s for s in samples if s is not None)
-    p95 = statistics.quantiles(ok, n=20)[18] if len(ok) >= 2 else (ok[0] if ok else 0.0)
+    p95 = (
+        statistics.quantiles(ok, n=20, method="inclusive")[18]
+        if len(ok) >= 2
+        else (ok[0] if ok else 0.0)
+    )
     return {
         "median_ms": statistics.median(ok) * 1000 if ok else 0.0,
         "p95_ms": p95 * 1000,

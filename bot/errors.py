@@ -10,6 +10,8 @@ The tree::
     │   ├── ImageTooLarge            too many bytes or pixels (decompression-bomb guard)
     │   ├── MaskMismatch             mask size or shape does not fit the first image
     │   ├── TooManyImages            more inputs than the model takes
+    │   ├── DownloadFailed           an input could not be fetched from Discord's CDN
+    │   │   └── LinkExpired          the CDN link's signature ran out (re-fetch the message)
     │   └── InvalidOption            a size, ratio or tier the model does not offer
     ├── RouterError                  anything the router said or failed to say
     │   ├── RouterUnavailable        connection failure, timeout, 5xx/529   (retryable)
@@ -81,6 +83,16 @@ class MaskMismatch(InputError):
 class TooManyImages(InputError):
     code = "too_many_images"
     default_message = "Too many input images for this model."
+
+
+class DownloadFailed(InputError):
+    code = "download_failed"
+    default_message = "I couldn't download that image from Discord. Try again in a moment."
+
+
+class LinkExpired(DownloadFailed):
+    code = "link_expired"
+    default_message = "The link to that image has expired. Post the image again."
 
 
 class InvalidOption(InputError):

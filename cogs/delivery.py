@@ -49,6 +49,20 @@ def interaction_origin(
     }
 
 
+def reply_origin(message: discord.Message, **extra: Any) -> dict[str, Any]:
+    """For a job started by a plain message: results go in a reply to it (no interaction)."""
+    guild = message.guild
+    return {
+        "guild_id": str(guild.id) if guild else None,
+        "channel_id": str(message.channel.id),
+        "user_id": str(message.author.id),
+        "private": False,
+        "upload_limit": guild.filesize_limit if guild else render.DEFAULT_UPLOAD_LIMIT,
+        "reply_to": str(message.id),
+        **extra,
+    }
+
+
 class Delivery:
     """Owns every message about a job after it is queued."""
 
@@ -75,10 +89,11 @@ class Delivery:
                 started = time.monotonic()
             elapsed = None if started is None else time.monotonic() - started
             text = render.progress_text(job.prompt, position, elapsed, label)
+            text += "".join(f"\n⚠️ {note}" for note in job.origin.get("notes", ()))
             if text != shown:
                 shown = text
                 with contextlib.suppress(discord.HTTPException):
-                    await self._edit_original(job, content=text, view=view)
+                    await self._edit_progress(job, content=text, view=view)
             await asyncio.sleep(PROGRESS_EVERY if started else 1.0)
 
     # -- when it ends -------------------------------------------------------------------------
@@ -165,7 +180,40 @@ class Delivery:
             except discord.HTTPException as exc:
                 if exc.code not in EXPIRED_CODES:
                     raise
+        if job.origin.get("reply_to"):
+            return await self._send_reply(job, payload)
         return await self._send_fallback(job, payload)
+
+    async def _send_reply(self, job: Job, payload: render.Payload) -> discord.Message:
+        """The progress reply becomes the result; if it is gone, a new reply to the request."""
+        channel = self.bot.get_partial_messageable(int(job.origin["channel_id"]))
+        kwargs: dict[str, Any] = {"content": payload.content or "", "embeds": payload.embeds}
+        if payload.view is not None:
+            kwargs["view"] = payload.view
+        try:
+            if job.origin.get("progress_message_id"):
+                with contextlib.suppress(discord.NotFound):
+                    progress = channel.get_partial_message(int(job.origin["progress_message_id"]))
+                    return await progress.edit(attachments=payload.discord_files(), **kwargs)
+            reference = discord.MessageReference(
+                message_id=int(job.origin["reply_to"]),
+                channel_id=channel.id,
+                fail_if_not_exists=False,
+            )
+            return await channel.send(
+                files=payload.discord_files(), reference=reference, **kwargs
+            )
+        except discord.Forbidden as exc:
+            raise DeliveryError(await self.missing_permissions(job)) from exc
+
+    async def _edit_progress(self, job: Job, **kwargs: Any) -> None:
+        """Progress goes to the interaction's response, or to the progress reply."""
+        if job.origin.get("interaction"):
+            await self._edit_original(job, **kwargs)
+        elif job.origin.get("progress_message_id"):
+            channel = self.bot.get_partial_messageable(int(job.origin["channel_id"]))
+            message = channel.get_partial_message(int(job.origin["progress_message_id"]))
+            await message.edit(**kwargs)
 
     async def _send_fallback(self, job: Job, payload: render.Payload) -> discord.Message:
         mention = f"<@{job.user_id}>" if job.user_id else ""

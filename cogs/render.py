@@ -77,7 +77,7 @@ async def result_payload(
         embed.add_field(name="Cost", value=f"${job.cost:.4f}")
     if files:
         embed.set_image(url=f"attachment://{files[0][0]}")
-    notes = []
+    notes = [f"⚠️ {note}" for note in job.origin.get("notes", ())]
     reencoded = any(f.reencoded or f.scaled for f in fitted)
     if reencoded:
         notes.append(
@@ -86,7 +86,7 @@ async def result_payload(
     if job.result_text:
         notes.append(f"Model: {clip(job.result_text, 300)}")
     if notes:
-        embed.set_footer(text="\n".join(notes))
+        embed.set_footer(text=clip("\n".join(notes), 2048))
     if job.user_id:
         embed.add_field(name="Requested by", value=f"<@{job.user_id}>")
     return Payload(embeds=[embed], files=files, view=view, reencoded=reencoded)

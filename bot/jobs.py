@@ -54,6 +54,7 @@ class JobQueue:
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._cancelled: set[int] = set()
         self._delivering: dict[int, asyncio.Task[None]] = {}  # listeners still posting the outcome
+        self._session_of: dict[int, int] = {}  # job id -> conversation, for turn order
         self._served: dict[str, int] = {}  # user -> tick of their last start, for fairness
         self._tick = 0
         self._finished_listeners: list[Listener] = []
@@ -71,7 +72,7 @@ class JobQueue:
     # -- public operations ------------------------------------------------------------------
     async def enqueue(self, job: Job) -> int:
         """Add a stored, queued job; returns its position (0 = starting now)."""
-        self._waiting.setdefault(job.user_id or ANON, deque()).append(job.id)
+        self._add(job)
         self._schedule()
         positions = self.positions()
         await self._announce(positions)
@@ -85,12 +86,17 @@ class JobQueue:
             await store.requeue_job(job.id, worker=self.service.worker)
         jobs = await store.jobs_with_status(JobStatus.QUEUED)
         for job in jobs:
-            self._waiting.setdefault(job.user_id or ANON, deque()).append(job.id)
+            self._add(job)
         if jobs:
             log.info("resuming %d job(s): %s", len(jobs), [j.id for j in jobs])
         self._schedule()
         await self._announce(self.positions())
         return [j.id for j in jobs]
+
+    def _add(self, job: Job) -> None:
+        self._waiting.setdefault(job.user_id or ANON, deque()).append(job.id)
+        if job.session_id is not None:
+            self._session_of[job.id] = job.session_id
 
     async def cancel(self, job_id: int) -> bool:
         """Cancel a queued or running job; False if it already finished."""
@@ -162,6 +168,8 @@ class JobQueue:
             if busy.get(user, 0) >= self.max_per_user:
                 continue
             ids = self._waiting[user]
+            if not self._session_free(ids[0]):
+                continue
             job_id = ids.popleft()
             if not ids:
                 del self._waiting[user]
@@ -169,6 +177,19 @@ class JobQueue:
             self._served[user] = self._tick
             return user, job_id
         return None
+
+    def _session_free(self, job_id: int) -> bool:
+        """A conversation's turns run one at a time, in the order they were sent, so each
+        turn sees the result of the one before."""
+        session = self._session_of.get(job_id)
+        if session is None:
+            return True
+        if any(self._session_of.get(running) == session for running in self._running):
+            return False
+        waiting = [
+            j for ids in self._waiting.values() for j in ids if self._session_of.get(j) == session
+        ]
+        return job_id == min(waiting)
 
     def _turn_order(self) -> list[str]:
         """Waiting users, least recently served first (never served counts as longest ago)."""
@@ -196,6 +217,7 @@ class JobQueue:
             outcome = Outcome(job_id, error=error)
         finally:
             entry = self._running.pop(job_id, None)
+            self._session_of.pop(job_id, None)
             if entry is not None:
                 self._delivering[job_id] = entry[1]
             self._cancelled.discard(job_id)

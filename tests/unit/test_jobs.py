@@ -199,3 +199,34 @@ async def test_close_leaves_running_jobs_for_resume():
     assert service.store.cancelled == []  # not cancelled: resumable
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(service.gates[1].wait(), 0.01)
+
+
+async def test_turns_of_one_conversation_run_one_at_a_time_in_order():
+    service = StubService()
+    queue = JobQueue(service, max_concurrent=4, max_per_user=4)
+
+    def turn(job_id, user, session):
+        return Job(
+            id=job_id,
+            kind=JobKind.REFINE,
+            prompt="t",
+            params={},
+            status=JobStatus.QUEUED,
+            user_id=user,
+            session_id=session,
+        )
+
+    await queue.enqueue(turn(1, "alice", 7))
+    await queue.enqueue(turn(2, "bob", 7))  # another user in the same thread
+    await queue.enqueue(turn(3, "alice", 7))
+    await queue.enqueue(turn(4, "carol", 8))  # another conversation runs alongside
+    await settle()
+    assert service.started == [1, 4]
+    service.release(1)
+    await settle()
+    assert service.started == [1, 4, 2]
+    service.release(2, 4)
+    await settle()
+    assert service.started == [1, 4, 2, 3]
+    service.release(3)
+    await asyncio.wait_for(queue.join(), 5)

@@ -23,7 +23,7 @@ from bot.service import ImageService
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.imagine", "cogs.ui")
+COGS = ("cogs.imagine", "cogs.ui", "cogs.edit")
 
 
 def bot_permissions() -> discord.Permissions:
@@ -81,6 +81,9 @@ class EaselTree(app_commands.CommandTree[Any]):
         cause = getattr(error, "original", error)
         if isinstance(cause, EaselError):
             text = cause.user_message
+        elif isinstance(error, app_commands.MissingPermissions):
+            needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+            text = f"You need the {needed} permission for that."
         elif isinstance(error, app_commands.CheckFailure):
             text = "You can't use that command here."
         else:

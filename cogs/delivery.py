@@ -200,9 +200,7 @@ class Delivery:
                 channel_id=channel.id,
                 fail_if_not_exists=False,
             )
-            return await channel.send(
-                files=payload.discord_files(), reference=reference, **kwargs
-            )
+            return await channel.send(files=payload.discord_files(), reference=reference, **kwargs)
         except discord.Forbidden as exc:
             raise DeliveryError(await self.missing_permissions(job)) from exc
 

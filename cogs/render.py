@@ -116,6 +116,32 @@ def error_payload(
     return Payload(embeds=[embed], view=view)
 
 
+def lineage_text(chain: list[Job], catalog: Catalog, guild_id: int | None) -> str:
+    """Newest first: each job's prompt, model, inputs and the message its images came from."""
+    if not chain:
+        return "I can't find where this image came from."
+    lines = []
+    for depth, job in enumerate(chain):
+        head = "This image" if depth == 0 else "↳ from"
+        inputs = len(job.input_images)
+        parts = [
+            f"{head}: **job {job.id}** ({job.kind.value}, {catalog.get(job.spec.model).label})",
+            f"“{clip(job.prompt, 300)}”",
+        ]
+        if inputs:
+            mask = " and a mask" if job.mask_image else ""
+            parts.append(f"{inputs} input image{'s' if inputs != 1 else ''}{mask}")
+        source = job.origin.get("source_message")
+        if source:
+            place = guild_id or "@me"
+            link = (
+                f"https://discord.com/channels/{place}/{job.origin.get('source_channel')}/{source}"
+            )
+            parts.append(f"images from {link}")
+        lines.append(" · ".join(parts))
+    return clip("\n".join(lines), 2000)
+
+
 def _sizes(fitted: list[images.FittedImage], job: Job) -> str:
     if not fitted:
         return "-"

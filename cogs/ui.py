@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from bot.domain import ApiFamily, ImageSpec, Job, JobStatus
+from bot.domain import ApiFamily, ImageSpec, Job, JobKind, JobStatus
 from bot.errors import EaselError, InvalidOption
 from cogs import render
 from cogs.delivery import interaction_origin
@@ -36,6 +36,11 @@ def job_view(
         view.add_item(FullResButton(job.id))
     if ok:
         view.add_item(DeleteButton(job.id))
+    if ok and job.kind is JobKind.EDIT:
+        from cogs.edit_ui import EditAgainButton, SourceButton  # edit_ui builds on this module
+
+        view.add_item(EditAgainButton(job.id))
+        view.add_item(SourceButton(job.id))
     return view
 
 

@@ -1,0 +1,229 @@
+"""Edits of images already in the channel: reply to them, or Apps → Edit image. Translation only:
+Discord messages → downloaded inputs (cogs.sources) → ImageService.submit_edit → delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import edits, images
+from bot.domain import ImageSpec, Job
+from bot.errors import EaselError
+from cogs import render
+from cogs.delivery import reply_origin
+from cogs.sources import Gathered, Sources
+from cogs.ui import job_view
+
+if TYPE_CHECKING:
+    from bot.app import EaselBot
+
+log = logging.getLogger(__name__)
+
+REPLY_MODES = ("mentions", "all")
+NO_INSTRUCTION = (
+    "Tell me what to change: reply to the image with an instruction, "
+    "like “@Easel make the sky purple”."
+)
+
+
+class Edit(commands.Cog):
+    """Reply-to-edit, the Edit image message command and the channel's reply setting."""
+
+    def __init__(self, bot: EaselBot) -> None:
+        self.bot = bot
+        self.sources = Sources(bot)
+        # Context menus can't be methods of a cog; discord.py wants them built by hand.
+        self.menu = app_commands.ContextMenu(name="Edit image", callback=self.edit_image_menu)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        await self.sources.close()
+
+    # -- reply to edit --------------------------------------------------------------------------
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.bot.user
+        if me is None or message.author.bot or message.reference is None:
+            return
+        target = await self._replied_to(message)
+        if target is None:
+            return
+        if not edits.mentions(message.content, me.id):
+            # Without a mention only images count: Easel's results, or any image if the channel
+            # says so; "thanks!" under an error message is not a request.
+            is_result = target.author.id == me.id and bool(self.sources.refs(target))
+            if not (is_result or await self._every_reply(target)):
+                return
+        await self.edit_by_reply(message, target)
+
+    async def edit_by_reply(self, message: discord.Message, target: discord.Message) -> None:
+        assert self.bot.user is not None
+        text = edits.instruction(message.content, self.bot.user.id)
+        if not text:
+            await message.reply(NO_INSTRUCTION, mention_author=False)
+            return
+        progress = await message.reply(
+            f"> {render.clip(text, 300)}\n⏳ Fetching the images…", mention_author=False
+        )
+        try:
+            gathered = await self.sources.gather(target, [message], text=text)
+            origin = reply_origin(
+                message,
+                progress_message_id=str(progress.id),
+                **self.source_of(target, gathered),
+            )
+            job = await self.submit(
+                text, gathered, self.bot.settings.edit_model, str(message.author.id), origin
+            )
+        except EaselError as exc:
+            await progress.edit(content="", **await self.error_kwargs(exc, text))
+            return
+        await self.bot.delivery.launch(job)
+
+    async def _replied_to(self, message: discord.Message) -> discord.Message | None:
+        reference = message.reference
+        assert reference is not None
+        if isinstance(reference.resolved, discord.Message):
+            return reference.resolved
+        if reference.message_id is None or reference.channel_id != message.channel.id:
+            return None
+        try:
+            return await message.channel.fetch_message(reference.message_id)
+        except discord.HTTPException:
+            return None
+
+    async def _every_reply(self, target: discord.Message) -> bool:
+        """The channel's setting makes any reply to an image an edit request."""
+        if not self.sources.refs(target):
+            return False
+        settings = await self.bot.service.store.channel_settings(str(target.channel.id))
+        return settings.get("replies") == "all"
+
+    # -- shared by every way in ------------------------------------------------------------------
+    def spec(self, model_id: str) -> ImageSpec:
+        info = self.bot.service.catalog.get(model_id.strip() or self.bot.settings.edit_model)
+        return ImageSpec(model=info.id, input_fidelity="high" if info.input_fidelity else None)
+
+    @staticmethod
+    def source_of(target: discord.Message, gathered: Gathered) -> dict[str, Any]:
+        """Where the inputs came from, for lineage, and what the user should know about them."""
+        return {
+            "source_message": str(target.id),
+            "source_channel": str(target.channel.id),
+            "notes": gathered.notes,
+        }
+
+    async def submit(
+        self,
+        text: str,
+        gathered: Gathered,
+        model_id: str,
+        user_id: str,
+        origin: dict[str, Any],
+    ) -> Job:
+        return await self.bot.service.submit_edit(
+            text,
+            gathered.inputs,
+            self.spec(model_id),
+            mask=gathered.mask,
+            user_id=user_id,
+            origin=origin,
+            parent_job_id=gathered.parent_job_id,
+        )
+
+    async def error_kwargs(self, exc: EaselError, text: str) -> dict[str, Any]:
+        """An error embed that shows the instruction back, with Retry when a job was kept."""
+        job = await self.bot.service.store.get_job(exc.job_id) if exc.job_id else None
+        view = job_view(job, ok=False) if job else None
+        payload = render.error_payload(job, exc, prompt=text, view=view)
+        kwargs: dict[str, Any] = {"embeds": payload.embeds}
+        if view is not None:
+            kwargs["view"] = view
+        return kwargs
+
+    async def preview_kwargs(self, job: Job) -> dict[str, Any]:
+        """The mask over the first image, so the user can check the area before paying."""
+        from cogs.edit_ui import MaskGoButton
+
+        view = discord.ui.View(timeout=None)
+        view.add_item(MaskGoButton(job.id))
+        if job.mask_image is None:
+            text = "There's no mask, so the model may change any part of the image. Go ahead?"
+            return {"content": text, "view": view}
+        store = self.bot.service.store
+        first, mask = (
+            await store.get_image(job.input_images[0]),
+            await store.get_image(job.mask_image),
+        )
+        png = await asyncio.to_thread(images.mask_preview, first, mask)
+        return {
+            "content": "Magenta is the area I'll change; the dimmed part stays. Go ahead?",
+            "attachments": [discord.File(io.BytesIO(png), filename="mask-preview.png")],
+            "view": view,
+        }
+
+    # -- Apps → Edit image ---------------------------------------------------------------------
+    async def edit_image_menu(
+        self, interaction: discord.Interaction[EaselBot], message: discord.Message
+    ) -> None:
+        from cogs.edit_ui import EditImageModal
+
+        if not self.sources.refs(message):
+            await interaction.response.send_message(
+                "That message has no image I can edit. Pick a message with an image attached.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.send_modal(
+            EditImageModal(self, message, self.bot.settings.edit_model)
+        )
+
+    # -- settings --------------------------------------------------------------------------------
+    @app_commands.command(name="easel-settings", description="Easel's settings for this channel")
+    @app_commands.describe(replies="Which replies to an image ask Easel for an edit")
+    @app_commands.choices(
+        replies=[
+            app_commands.Choice(
+                name="Replies that mention Easel (or reply to its results)", value="mentions"
+            ),
+            app_commands.Choice(name="Every reply to an image", value="all"),
+        ]
+    )
+    @app_commands.default_permissions(manage_channels=True)
+    @app_commands.checks.has_permissions(manage_channels=True)
+    @app_commands.guild_only()
+    async def channel_settings(
+        self, interaction: discord.Interaction[EaselBot], replies: str
+    ) -> None:
+        store = self.bot.service.store
+        channel_id = str(interaction.channel_id)
+        settings = await store.channel_settings(channel_id)
+        await store.set_channel_settings(channel_id, {**settings, "replies": replies})
+        text = (
+            "Every reply to an image in this channel now asks me for an edit."
+            if replies == "all"
+            else "Replies ask me for an edit when they mention me or reply to my results."
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @commands.Cog.listener()
+    async def on_command_error(self, ctx: commands.Context[Any], error: Exception) -> None:
+        # Mentions are the prefix for (no) text commands: "@Easel make it blue" is not an error.
+        if not isinstance(error, commands.CommandNotFound):
+            log.error("text command failed", exc_info=error)
+
+
+async def setup(bot: EaselBot) -> None:
+    from cogs.edit_ui import DYNAMIC_ITEMS
+
+    bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    await bot.add_cog(Edit(bot))

@@ -23,7 +23,7 @@ from bot.service import ImageService
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.imagine", "cogs.ui", "cogs.edit")
+COGS = ("cogs.imagine", "cogs.ui", "cogs.edit", "cogs.refine")
 
 
 def bot_permissions() -> discord.Permissions:

@@ -150,9 +150,15 @@ class Delivery:
             return await self._send(job, payload)
         originals = [await self.bot.service.store.get_image(h) for h in job.result_images]
         limit = int(job.origin.get("upload_limit") or render.DEFAULT_UPLOAD_LIMIT)
+        version = await self._version(job)
         for attempt in range(3):
             payload = await render.result_payload(
-                job, originals, self.bot.service.catalog, per_file=limit, view=None
+                job,
+                originals,
+                self.bot.service.catalog,
+                per_file=limit,
+                view=None,
+                version=version,
             )
             payload.view = self.view_for(job, ok=True, full=payload.reencoded)
             try:
@@ -163,6 +169,15 @@ class Delivery:
                 limit //= 2  # Discord refused the size: fit smaller and send again
                 log.info("job %s: upload refused, refitting under %d bytes", job.id, limit)
         raise DeliveryError("Discord would not take the images.")
+
+    async def _version(self, job: Job) -> int | None:
+        """v1, v2, … for results in a refine thread."""
+        if job.session_id is None:
+            return None
+        turns = await self.bot.service.store.turns(job.session_id)
+        return next(
+            (t.version for t in turns if t.job_id == job.id and t.role == "assistant"), None
+        )
 
     async def _send(self, job: Job, payload: render.Payload) -> discord.Message:
         """The original response while the token lives; then the channel; DMs for private jobs."""

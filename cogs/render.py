@@ -62,6 +62,7 @@ async def result_payload(
     *,
     per_file: int,
     view: discord.ui.View | None,
+    version: int | None = None,
 ) -> Payload:
     fitted = await fit_for_upload(originals, per_file)
     files = []
@@ -69,7 +70,8 @@ async def result_payload(
         alt = clip(f"Image {index} of {len(fitted)} for: {job.prompt}", ALT_TEXT_LIMIT)
         files.append((f"easel-{job.id}-{index}.{fit.ext}", fit.data, alt))
     embed = discord.Embed(description=clip(job.prompt, 3500), colour=OK_COLOUR)
-    embed.set_author(name=f"{job.kind.value.capitalize()} · job {job.id}")
+    title = f"{job.kind.value.capitalize()} · job {job.id}"
+    embed.set_author(name=f"v{version} · {title}" if version else title)
     model = catalog.get(job.spec.model)
     embed.add_field(name="Model", value=model.label)
     embed.add_field(name="Size", value=_sizes(fitted, job))

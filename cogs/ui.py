@@ -41,6 +41,11 @@ def job_view(
 
         view.add_item(EditAgainButton(job.id))
         view.add_item(SourceButton(job.id))
+    if ok and job.result_images:
+        from cogs.refine import refine_buttons  # refine builds on this module
+
+        for item in refine_buttons(job):
+            view.add_item(item)
     return view
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS, Catalog
 from bot.config import Settings, load_settings
+from bot.conversation import Budget
 from bot.domain import ImageSpec, JobResult
 from bot.errors import ConfigError, EaselError
 from bot.logs import setup_logging
@@ -99,7 +100,8 @@ async def open_service(settings: Settings) -> AsyncIterator[ImageService]:
         ) as router,
         await Store.open(settings.database, settings.data_dir) as store,
     ):
-        limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
+        budget = Budget(settings.refine_max_turns, settings.refine_max_image_mb * 1024 * 1024)
+        limits = Limits(settings.max_input_bytes, settings.max_input_pixels, budget)
         yield ImageService(router, store, catalog, limits, worker=settings.worker_id)
 
 

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_input_bytes: int = Field(50 * 1024 * 1024, gt=0)
     max_input_pixels: int = Field(50_000_000, gt=0)
+    refine_max_turns: int = Field(20, ge=2, le=200)
+    refine_max_image_mb: int = Field(40, ge=1, le=1000)
     # Discord side
     dev_guild_id: int | None = None
     discord_api_base: str | None = None

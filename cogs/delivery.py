@@ -105,14 +105,17 @@ class Delivery:
         job = await self.bot.service.store.get_job(outcome.job_id)
         if job is None or not job.origin.get("channel_id"):
             return  # not a Discord job (the CLI)
-        await self.deliver(job, outcome.error)
+        warnings = outcome.result.warnings if outcome.result else ()
+        await self.deliver(job, outcome.error, warnings)
 
-    async def deliver(self, job: Job, error: EaselError | None) -> None:
+    async def deliver(
+        self, job: Job, error: EaselError | None, warnings: tuple[str, ...] = ()
+    ) -> None:
         store = self.bot.service.store
         if not await store.set_delivery(job.id, {"state": "posting", "at": time.time()}):
             return  # posted already, by this process before a restart or by another one
         try:
-            message = await self._post_outcome(job, error)
+            message = await self._post_outcome(job, error, warnings)
         except DeliveryError as exc:
             log.warning("job %s: could not deliver: %s", job.id, exc.user_message)
             await store.set_delivery(
@@ -129,6 +132,20 @@ class Delivery:
             },
             only_if_unset=False,
         )
+        if error is None and job.origin.get("open_thread"):
+            await self._open_thread(job, message.channel.id, message.id)
+
+    async def _open_thread(self, job: Job, channel_id: int, message_id: int) -> None:
+        """``/imagine thread:true``: a refine thread from the posted result."""
+        refine = self.bot.get_cog("Refine")
+        channel = self.bot.get_channel(channel_id)
+        if refine is None or not isinstance(channel, discord.TextChannel):
+            return  # threads need a text channel (not a DM or a thread)
+        try:
+            message = await channel.fetch_message(message_id)
+            await refine.open_thread(message, job, job.user_id or "")  # type: ignore[attr-defined]
+        except discord.HTTPException as exc:
+            log.warning("job %s: could not open a thread: %s", job.id, exc)
 
     async def resume(self) -> None:
         """Post results that finished before a restart but were never (or half) posted."""
@@ -144,7 +161,9 @@ class Delivery:
             error = None if job.status is JobStatus.DONE else EaselError(job.error_message)
             await self.deliver(job, error)
 
-    async def _post_outcome(self, job: Job, error: EaselError | None) -> discord.Message:
+    async def _post_outcome(
+        self, job: Job, error: EaselError | None, warnings: tuple[str, ...] = ()
+    ) -> discord.Message:
         if error is not None:
             payload = render.error_payload(job, error, view=self.view_for(job, ok=False))
             return await self._send(job, payload)
@@ -161,6 +180,8 @@ class Delivery:
                 version=version,
             )
             payload.view = self.view_for(job, ok=True, full=payload.reencoded)
+            if warnings:  # e.g. "⚠️ Only using the last 19 turns of this conversation."
+                payload.content = "\n".join(warnings)
             try:
                 return await self._send(job, payload)
             except discord.HTTPException as exc:

@@ -52,6 +52,7 @@ class Imagine(commands.Cog):
         count="How many images (1-10)",
         format="File format (GPT Image models)",
         private="Only you see the result",
+        thread="Open a thread from the result where every message refines it",
     )
     @app_commands.choices(
         aspect=_choices(ASPECT_RATIOS),
@@ -70,6 +71,7 @@ class Imagine(commands.Cog):
         count: app_commands.Range[int, 1, 10] = 1,
         format: str | None = None,
         private: bool = False,
+        thread: bool = False,
     ) -> None:
         # Acknowledge first: Discord allows 3 seconds, the store and the router take longer.
         await interaction.response.defer(thinking=True, ephemeral=private)
@@ -77,7 +79,10 @@ class Imagine(commands.Cog):
         spec = self.spec(
             model or self.bot.settings.imagine_model, aspect, resolution, quality, count, format
         )
-        origin = interaction_origin(interaction, private=private)
+        # A private result can't carry a public thread.
+        origin = interaction_origin(
+            interaction, private=private, open_thread=thread and not private
+        )
         try:
             job = await service.submit_imagine(
                 prompt, spec, user_id=str(interaction.user.id), origin=origin

@@ -23,8 +23,9 @@ def chat_bodies(router):
 
 
 async def start_thread(fake, channel, user, prompt="a red barn", model=GEMINI):
-    result = await outcome(fake, await fake.slash(user, channel, "imagine",
-                                                   {"prompt": prompt, "model": model}))
+    result = await outcome(
+        fake, await fake.slash(user, channel, "imagine", {"prompt": prompt, "model": model})
+    )
     click = await fake.click(user, result, button(result, "refine"))
     await click.wait_followups(1, timeout=10)
     [thread] = fake.threads(channel)
@@ -34,8 +35,14 @@ async def start_thread(fake, channel, user, prompt="a red barn", model=GEMINI):
 async def say(fake, thread, user, text, **kwargs):
     sent = await fake.post_message(user, thread, text, **kwargs)
     return await fake.wait_for_message(
-        thread, lambda m: m.reference and str(m.reference.get("message_id")) == str(sent.id)
-        and bool(m.attachments or m.embeds), timeout=30)
+        thread,
+        lambda m: (
+            m.reference
+            and str(m.reference.get("message_id")) == str(sent.id)
+            and bool(m.attachments or m.embeds)
+        ),
+        timeout=30,
+    )
 
 
 async def test_turns_replay_the_whole_conversation_across_a_restart(easel, world, router):
@@ -107,8 +114,8 @@ async def test_quick_messages_are_taken_in_order(easel, world, router):
     for text in ("one", "two", "three"):
         await fake.post_message(bob if text == "two" else alice, thread, text)
     await fake.world.wait_until(
-        lambda: len([m for m in fake.messages(thread) if m.attachments]) >= 3, 60,
-        "three results")
+        lambda: len([m for m in fake.messages(thread) if m.attachments]) >= 3, 60, "three results"
+    )
     body = chat_bodies(router)[-1]
     texts = [m["content"] for m in body["messages"] if m["role"] == "user"]
     assert texts == ["a red barn", "one", "two", "three"]
@@ -128,3 +135,80 @@ async def test_thread_the_store_forgot_is_rebuilt(easel, world, router):
     assert reply.attachments
     texts = [m["content"] for m in chat_bodies(router)[-1]["messages"] if m["role"] == "user"]
     assert texts == ["a red barn", "still here?"]
+
+
+async def test_five_turns_body_on_turn_1_2_and_5(easel, world, router):
+    fake, _guild, channel, alice, _bob = world
+    _result, thread = await start_thread(fake, channel, alice)
+    start = len(chat_bodies(router))
+    for text in ("t1", "t2"):
+        await say(fake, thread, alice, text)
+    await easel.restart()
+    for text in ("t3", "t4", "t5"):
+        await say(fake, thread, alice, text)
+    bodies = chat_bodies(router)[start:]
+    assert len(bodies) == 5
+
+    def shape(body):
+        return [
+            (
+                m["role"],
+                m["content"] if isinstance(m["content"], str) else "parts",
+                len(m.get("images", [])),
+                bool(m.get("reasoning_details")),
+            )
+            for m in body["messages"]
+        ]
+
+    first = shape(bodies[0])
+    assert [s[0] for s in first] == ["user", "assistant", "user"]
+    assert first[0][1] == "a red barn" and first[1][2] == 1 and first[2][1] == "t1"
+    assert shape(bodies[1])[-1] == ("user", "t2", 0, False)
+    assert [s[0] for s in shape(bodies[4])] == ["user", "assistant"] * 5 + ["user"]
+    assert [s[1] for s in shape(bodies[4]) if s[0] == "user"] == [
+        "a red barn",
+        "t1",
+        "t2",
+        "t3",
+        "t4",
+        "t5",
+    ]
+    # every assistant turn after the first carries the model's image and its reasoning
+    assistants = [m for m in bodies[4]["messages"] if m["role"] == "assistant"]
+    assert all(len(m["images"]) == 1 for m in assistants)
+    assert all(m.get("reasoning_details") for m in assistants[1:])
+    # the conversation up to turn 2 is sent unchanged after the restart
+    assert bodies[2]["messages"][:5] == bodies[1]["messages"]  # turn 2's whole request
+    assert bodies[4]["messages"][:4] == bodies[1]["messages"][:4]
+
+
+async def test_trim_warning_is_shown(easel, world, router):
+    fake, _guild, channel, alice, _bob = world
+    await easel.restart(refine_max_turns=4)
+    _result, thread = await start_thread(fake, channel, alice)
+    await say(fake, thread, alice, "one")
+    reply = await say(fake, thread, alice, "two")
+    assert "⚠️ Only using the last" in reply.content
+    body = chat_bodies(router)[-1]["messages"]
+    assert len(body) <= 4 and body[-1]["content"] == "two"
+
+
+async def test_imagine_thread_option_opens_a_session(easel, world, router):
+    fake, _guild, channel, alice, _bob = world
+    handle = await fake.slash(
+        alice, channel, "imagine", {"prompt": "a kite", "model": GEMINI, "thread": True}
+    )
+    await outcome(fake, handle)
+    await fake.world.wait_until(lambda: fake.threads(channel), 10, "the thread")
+    [thread] = fake.threads(channel)
+    assert thread.name == "a kite"
+    reply = await say(fake, thread, alice, "make it red")
+    assert reply.attachments
+
+
+async def test_archived_thread_comes_back(easel, world, router):
+    fake, _guild, channel, alice, _bob = world
+    _result, thread = await start_thread(fake, channel, alice)
+    await fake.archive_thread(thread)
+    reply = await say(fake, thread, alice, "wake up")
+    assert reply.attachments

@@ -381,6 +381,11 @@ class ImageService:
         history = await self.history(job.session_id)
         if model.family is ApiFamily.IMAGES:
             base = conversation.latest_image(history)
+            pointed = job.origin.get("base_job")
+            if pointed is not None:  # the user replied to an earlier version in the thread
+                source = await self.store.get_job(int(pointed))
+                if source is not None and source.result_images:
+                    base = await self._load(source.result_images[0])
             images_in = ([base] if base else []) + inputs
             if not images_in:
                 raise InputError("There's no image in this conversation yet to refine.")

@@ -236,6 +236,9 @@ class Refine(commands.Cog):
         # A reply that shows progress and then becomes the result.
         progress = await message.reply("⏳ Refining…", mention_author=False)
         origin = reply_origin(message, progress_message_id=str(progress.id))
+        base = await self._pointed_version(message)
+        if base is not None:
+            origin["base_job"] = base  # the user replied to an earlier version: edit that one
         try:
             job = await self.bot.service.submit_refine(
                 session.id, message.content, inputs, user_id=str(message.author.id), origin=origin
@@ -245,6 +248,20 @@ class Refine(commands.Cog):
             await progress.edit(content=None, embeds=payload.embeds)
             return
         await self.bot.delivery.launch(job)
+
+    async def _pointed_version(self, message: discord.Message) -> int | None:
+        """The job behind the result this message replies to, if it replies to one."""
+        ref = message.reference
+        if ref is None or ref.message_id is None:
+            return None
+        target = ref.resolved if isinstance(ref.resolved, discord.Message) else None
+        if target is None:
+            try:
+                target = await message.channel.fetch_message(ref.message_id)
+            except discord.HTTPException:
+                return None
+        ids = [m.group(1) for c in _custom_ids(target) if (m := JOB_ID.fullmatch(c))]
+        return int(ids[0]) if ids else None
 
     async def rebuild(self, thread: discord.Thread) -> Session | None:
         """An Easel thread the store forgot: seed a session from its starter result."""
@@ -263,7 +280,33 @@ class Refine(commands.Cog):
             return None
         log.info("thread %s: rebuilding its session from job %s", thread.id, job.id)
         session: Session = await self.start_session(thread, job, job.user_id or "")
+        await self._replay_thread(thread, session)
         return session
+
+    async def _replay_thread(self, thread: discord.Thread, session: Session) -> None:
+        """Add the thread's later results, in order, as the turns they were."""
+        version, head = 1, None
+        async for message in thread.history(limit=500, oldest_first=True):
+            if message.author.id != self.bot.user.id:  # type: ignore[union-attr]
+                continue
+            ids = [m.group(1) for c in _custom_ids(message) if (m := JOB_ID.fullmatch(c))]
+            job = await self.store.get_job(int(ids[0])) if ids else None
+            if job is None or not job.result_images:
+                continue
+            version += 1
+            await self.store.add_turn(
+                session.id, role="user", text=job.prompt, images=job.input_images, job_id=job.id
+            )
+            head = await self.store.add_turn(
+                session.id,
+                role="assistant",
+                text=job.result_text,
+                images=job.result_images,
+                job_id=job.id,
+                version=version,
+            )
+        if head is not None:
+            await self.store.update_session(session.id, head_turn_id=head.id)
 
 
 def _custom_ids(message: discord.Message) -> list[str]:

@@ -124,6 +124,7 @@ async def test_quick_messages_are_taken_in_order(easel, world, router):
 async def test_thread_the_store_forgot_is_rebuilt(easel, world, router):
     fake, _guild, channel, alice, _bob = world
     _result, thread = await start_thread(fake, channel, alice)
+    await say(fake, thread, alice, "make it blue")
     async with easel.store._tx() as conn:  # the sessions are lost
         import sqlalchemy as sa
 
@@ -134,7 +135,9 @@ async def test_thread_the_store_forgot_is_rebuilt(easel, world, router):
     reply = await say(fake, thread, alice, "still here?")
     assert reply.attachments
     texts = [m["content"] for m in chat_bodies(router)[-1]["messages"] if m["role"] == "user"]
-    assert texts == ["a red barn", "still here?"]
+    assert texts == ["a red barn", "make it blue", "still here?"]
+    assistants = [m for m in chat_bodies(router)[-1]["messages"] if m["role"] == "assistant"]
+    assert len(assistants) == 2 and all(m["images"] for m in assistants)
 
 
 async def test_five_turns_body_on_turn_1_2_and_5(easel, world, router):
@@ -212,3 +215,20 @@ async def test_archived_thread_comes_back(easel, world, router):
     await fake.archive_thread(thread)
     reply = await say(fake, thread, alice, "wake up")
     assert reply.attachments
+
+
+async def test_reply_to_an_earlier_version_edits_that_one(easel, world, router):
+    import hashlib
+
+    fake, _guild, channel, alice, _bob = world
+    _result, thread = await start_thread(fake, channel, alice, model="azure/openai/gpt-image-1")
+    v2 = await say(fake, thread, alice, "make it taller")
+    await say(fake, thread, alice, "make it wider")
+    await say(fake, thread, alice, "add a flag", reply_to=v2)
+    edit = router.requests[-1].body["image[]"]
+    edit = edit[0] if isinstance(edit, list) else edit
+    await easel.idle()
+    job_id = int(button(v2, "retry").rsplit(":", 1)[1])
+    v2_job = await easel.store.get_job(job_id)
+    v2_image = await easel.store.get_image(v2_job.result_images[0])
+    assert edit["sha256"] == hashlib.sha256(v2_image).hexdigest()

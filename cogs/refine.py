@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
+from bot import images
 from bot.domain import Job, Session
 from bot.errors import EaselError
 from bot.service import RawImage
@@ -219,7 +220,7 @@ class Refine(commands.Cog):
     async def take_turn(self, message: discord.Message, thread: discord.Thread) -> None:
         session = await self.store.session_by_thread(str(thread.id))
         if session is None:
-            session = await self.rebuild(thread)
+            session = await self.rebuild(thread, before=message)
             if session is None:
                 return  # not an Easel thread
         if session.settings.get("owner_only") and str(message.author.id) != session.owner_id:
@@ -263,8 +264,11 @@ class Refine(commands.Cog):
         ids = [m.group(1) for c in _custom_ids(target) if (m := JOB_ID.fullmatch(c))]
         return int(ids[0]) if ids else None
 
-    async def rebuild(self, thread: discord.Thread) -> Session | None:
-        """An Easel thread the store forgot: seed a session from its starter result."""
+    async def rebuild(
+        self, thread: discord.Thread, *, before: discord.Message | None = None
+    ) -> Session | None:
+        """An Easel thread the store forgot: from the jobs its results point to, or, when
+        those are gone too, from the thread's messages and images alone."""
         parent = thread.parent
         if not isinstance(parent, discord.TextChannel):
             return None
@@ -277,11 +281,66 @@ class Refine(commands.Cog):
         ids = [m.group(1) for c in _custom_ids(starter) if (m := JOB_ID.fullmatch(c))]
         job = await self.store.get_job(int(ids[0])) if ids else None
         if job is None:
-            return None
+            return await self._rebuild_from_messages(thread, starter, before) if ids else None
         log.info("thread %s: rebuilding its session from job %s", thread.id, job.id)
         session: Session = await self.start_session(thread, job, job.user_id or "")
         await self._replay_thread(thread, session)
         return session
+
+    async def _rebuild_from_messages(
+        self, thread: discord.Thread, starter: discord.Message, before: discord.Message | None
+    ) -> Session | None:
+        """No record at all: the prompts and images in the thread are the conversation.
+        The model's reasoning can't be recovered, so those turns go back without it."""
+        edit = self.bot.get_cog("Edit")
+        sources = getattr(edit, "sources", None)
+        if sources is None or not starter.embeds:
+            return None
+        log.info("thread %s: rebuilding its session from its messages", thread.id)
+        model = self.bot.service.catalog.get(self.bot.settings.refine_model)
+        session = await self.store.create_session(
+            thread_id=str(thread.id),
+            channel_id=str(thread.parent_id),
+            guild_id=str(thread.guild.id),
+            owner_id=None,
+            model=model.id,
+            family=model.family.value,
+            settings={},
+        )
+        await self._add_pair(session, starter.embeds[0].description or "", [], starter, sources)
+        asked: dict[int, discord.Message] = {}
+        async for message in thread.history(limit=500, before=before, oldest_first=True):
+            if not message.author.bot:
+                asked[message.id] = message
+                continue
+            ref = message.reference
+            question = asked.get(ref.message_id) if ref and ref.message_id else None
+            if question is not None and sources.refs(message):
+                inputs = [await self._keep(sources, r) for r in sources.refs(question)]
+                await self._add_pair(session, question.content, inputs, message, sources)
+        return await self.store.get_session(session.id)
+
+    async def _add_pair(
+        self,
+        session: Session,
+        prompt: str,
+        inputs: list[str],
+        result: discord.Message,
+        sources: Any,
+    ) -> None:
+        images = [await self._keep(sources, ref) for ref in sources.refs(result)]
+        turns = await self.store.turns(session.id)
+        version = 1 + sum(1 for t in turns if t.role == "assistant")
+        await self.store.add_turn(session.id, role="user", text=prompt, images=inputs)
+        turn = await self.store.add_turn(
+            session.id, role="assistant", text=None, images=images, version=version
+        )
+        await self.store.update_session(session.id, head_turn_id=turn.id)
+
+    async def _keep(self, sources: Any, ref: Any) -> str:
+        data = await sources.download(ref)
+        mime = await asyncio.to_thread(images.sniff, data)
+        return (await self.store.put_image(data, mime)).sha256
 
     async def _replay_thread(self, thread: discord.Thread, session: Session) -> None:
         """Add the thread's later results, in order, as the turns they were."""

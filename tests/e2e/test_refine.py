@@ -232,3 +232,19 @@ async def test_reply_to_an_earlier_version_edits_that_one(easel, world, router):
     v2_job = await easel.store.get_job(job_id)
     v2_image = await easel.store.get_image(v2_job.result_images[0])
     assert edit["sha256"] == hashlib.sha256(v2_image).hexdigest()
+
+
+async def test_store_lost_entirely_is_rebuilt_from_the_thread(easel, world, router, tmp_path):
+    fake, _guild, channel, alice, _bob = world
+    _result, thread = await start_thread(fake, channel, alice)
+    await say(fake, thread, alice, "make it snowy")
+    await say(fake, thread, alice, "add a fox")
+    easel.data_dir = tmp_path / "a-new-empty-store"  # the database and images are gone
+    await easel.restart()
+    reply = await say(fake, thread, alice, "at night")
+    assert reply.attachments
+    body = chat_bodies(router)[-1]["messages"]
+    assert [m["role"] for m in body] == ["user", "assistant"] * 3 + ["user"]
+    users = [m["content"] for m in body if m["role"] == "user"]
+    assert users == ["a red barn", "make it snowy", "add a fox", "at night"]
+    assert all(len(m["images"]) == 1 for m in body if m["role"] == "assistant")

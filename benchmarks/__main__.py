@@ -1,6 +1,6 @@
 """``make bench``: every benchmark in one run, each printed as ratios against its own baseline."""
 
-from benchmarks import core, discord, fit
+from benchmarks import conversation, core, discord, fit
 
 
 def main() -> None:
@@ -10,6 +10,8 @@ def main() -> None:
     core.main()
     print("\n== the bot under load: defer latency and loop lag (benchmarks/discord.py)")
     discord.main()
+    print("\n== a 20-turn refine context with 4K images vs 1 turn (benchmarks/conversation.py)")
+    conversation.main()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ The tree::
     │   ├── NotFound                 no such job or session
     │   └── ImageMissing             a stored image file is gone or damaged
     ├── DeliveryError                Discord would not take the result (too large, no permission)
+    ├── JobTaken                     another worker already claimed the job (never shown)
     └── JobCancelled                 the user cancelled the job
 
 Foreign exceptions (httpx, Pillow, SQLAlchemy) are mapped to this tree in the one module that
@@ -212,6 +213,11 @@ class BadResponse(RouterError):
 class DeliveryError(EaselError):
     code = "delivery"
     default_message = "Discord would not accept the result."
+
+
+class JobTaken(EaselError):
+    code = "taken"
+    default_message = "That job is already running or finished."
 
 
 class JobCancelled(EaselError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.domain import Job, JobResult, JobStatus
-from bot.errors import EaselError, JobCancelled
+from bot.errors import EaselError, JobCancelled, JobTaken
 
 if TYPE_CHECKING:
     from bot.service import ImageService
@@ -94,6 +94,13 @@ class JobQueue:
         return [j.id for j in jobs]
 
     def _add(self, job: Job) -> None:
+        # resume() and a new command can both see the same freshly stored job at start-up.
+        if (
+            job.id in self._running
+            or job.id in self._delivering
+            or any(job.id in ids for ids in self._waiting.values())
+        ):
+            return
         self._waiting.setdefault(job.user_id or ANON, deque()).append(job.id)
         if job.session_id is not None:
             self._session_of[job.id] = job.session_id
@@ -206,6 +213,11 @@ class JobQueue:
                 raise  # shutdown: the job stays RUNNING and is resumed later
             await self.service.store.cancel_job(job_id)
             outcome = Outcome(job_id, error=JobCancelled())
+        except JobTaken:
+            self._running.pop(job_id, None)  # another worker has it: not ours to report
+            self._session_of.pop(job_id, None)
+            self._changed.set()
+            return
         except EaselError as exc:
             outcome = Outcome(job_id, error=exc)
         except Exception:  # a bug must not kill the queue; the job is failed, not lost

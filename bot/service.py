@@ -28,7 +28,7 @@ from bot.domain import (
     RouterResult,
     Usage,
 )
-from bot.errors import EaselError, InputError, InvalidOption, JobCancelled, NotFound
+from bot.errors import EaselError, InputError, InvalidOption, JobCancelled, JobTaken, NotFound
 from bot.router import RouterClient
 from bot.storage import Store
 
@@ -309,7 +309,7 @@ class ImageService:
             current = await self.store.get_job(job_id)
             if current is not None and current.status.value == "cancelled":
                 raise JobCancelled()
-            raise EaselError("That job is already running or finished.")
+            raise JobTaken()
         log.info("job %s: running %s with %s", job.id, job.kind, job.spec.model)
         try:
             result = await self._call_router(job)
@@ -347,16 +347,36 @@ class ImageService:
         await self.store.add_turn(
             job.session_id, role="user", text=job.prompt, images=job.input_images, job_id=job.id
         )
+        model = self.catalog.get(job.spec.model)
         turn = await self.store.add_turn(
             job.session_id,
             role="assistant",
             text=result.text,
-            images=hashes,
+            images=await self.sendable(hashes, model),
             reasoning_details=result.reasoning_details,
             job_id=job.id,
             version=version,
         )
         await self.store.update_session(job.session_id, head_turn_id=turn.id)
+
+    async def sendable(self, hashes: Sequence[str], model: ModelInfo) -> list[str]:
+        """Copies of stored images that the model accepts as input (a 4K result is often over
+        a chat model's 7 MB); made once when an image joins a conversation, originals kept."""
+        out = []
+        for sha in hashes:
+            info = await self.store.image_info(sha)
+            if info is not None and info.size <= model.max_input_bytes:
+                out.append(sha)
+                continue
+            data = await self.store.get_image(sha)
+            prepared = await asyncio.to_thread(
+                images.prepare_input,
+                data,
+                max_bytes=model.max_input_bytes,
+                max_pixels=self.limits.max_input_pixels,
+            )
+            out.append((await self.store.put_image(prepared.data, prepared.mime)).sha256)
+        return out
 
     async def history(self, session_id: int) -> list[ContextTurn]:
         """The session's successful turns with their images, oldest first."""

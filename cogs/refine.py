@@ -160,7 +160,7 @@ class Refine(commands.Cog):
                 session.id,
                 role="assistant",
                 text=job.result_text,
-                images=job.result_images,
+                images=await self.bot.service.sendable(job.result_images, model),
                 job_id=job.id,
                 version=1,
             )
@@ -345,6 +345,7 @@ class Refine(commands.Cog):
     async def _replay_thread(self, thread: discord.Thread, session: Session) -> None:
         """Add the thread's later results, in order, as the turns they were."""
         version, head = 1, None
+        model = self.bot.service.catalog.get(session.model)
         async for message in thread.history(limit=500, oldest_first=True):
             if message.author.id != self.bot.user.id:  # type: ignore[union-attr]
                 continue
@@ -360,7 +361,7 @@ class Refine(commands.Cog):
                 session.id,
                 role="assistant",
                 text=job.result_text,
-                images=job.result_images,
+                images=await self.bot.service.sendable(job.result_images, model),
                 job_id=job.id,
                 version=version,
             )

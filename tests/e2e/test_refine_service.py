@@ -167,3 +167,25 @@ async def test_images_model_session_edits_the_latest_image(router, tmp_path):
     import hashlib
 
     assert second_input["sha256"] == hashlib.sha256(first.images[0].data).hexdigest()
+
+
+async def test_a_4k_result_goes_back_to_the_model_within_its_input_limit(router, tmp_path):
+    async with Opened(router, tmp_path) as service:
+        session = await service.store.create_session(
+            thread_id="t5",
+            channel_id=None,
+            guild_id=None,
+            owner_id="u1",
+            model=GEMINI,
+            family="chat",
+            settings={"spec": {"aspect_ratio": "16:9", "resolution": "4K"}},
+        )
+        router.add_fault(Fault(kind="huge", endpoint="chat"))
+        first = await turn(service, session.id, "a 4k landscape")
+        assert len(first.images[0].data) > 7 * 1024 * 1024  # the original, kept whole
+        second = await turn(service, session.id, "add a moon")  # the fake refuses > 7 MB
+        assert second.images
+        turns = await service.store.turns(session.id)
+        sent = await service.store.get_image(turns[1].images[0])
+        assert len(sent) <= 7 * 1024 * 1024
+        assert first.job.result_images[0] != turns[1].images[0]

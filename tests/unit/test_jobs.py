@@ -230,3 +230,33 @@ async def test_turns_of_one_conversation_run_one_at_a_time_in_order():
     assert service.started == [1, 4, 2, 3]
     service.release(3)
     await asyncio.wait_for(queue.join(), 5)
+
+
+async def test_a_job_seen_by_resume_and_enqueue_runs_once():
+    store = StubStore([job(1, "a")])
+    service = StubService(store)
+    queue = JobQueue(service, max_concurrent=2)
+    await queue.enqueue(job(1, "a"))  # a new command stored it while resume() was reading
+    await queue.resume()
+    await settle()
+    service.release(1)
+    await asyncio.wait_for(queue.join(), 5)
+    assert service.started == [1]
+
+
+async def test_a_job_claimed_elsewhere_is_not_reported():
+    from bot.errors import JobTaken
+
+    service = StubService()
+    service.fail = {1: JobTaken()}
+    queue = JobQueue(service, max_concurrent=1)
+    outcomes = []
+
+    async def record(outcome):
+        outcomes.append(outcome)
+
+    queue.on_finished(record)
+    await queue.enqueue(job(1, "a"))
+    service.release(1)
+    await asyncio.wait_for(queue.join(), 5)
+    assert outcomes == []

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot import images
@@ -207,6 +208,36 @@ class Refine(commands.Cog):
         )
         return await self.open_thread(
             starter, job, str(interaction.user.id), upto_job=job.id, parent=session
+        )
+
+    @app_commands.command(name="easel-thread", description="Settings of this refine thread")
+    @app_commands.describe(owner_only="Only the person who started the thread may refine in it")
+    async def thread_settings(
+        self, interaction: discord.Interaction[Any], owner_only: bool
+    ) -> None:
+        channel = interaction.channel
+        session = (
+            await self.store.session_by_thread(str(channel.id))
+            if isinstance(channel, discord.Thread)
+            else None
+        )
+        if session is None:
+            await reply(interaction, "Use this inside an Easel refine thread.")
+            return
+        perms = getattr(interaction, "permissions", None)
+        if str(interaction.user.id) != session.owner_id and not (perms and perms.manage_threads):
+            await reply(
+                interaction,
+                "Only the person who started this thread (or someone with "
+                "Manage Threads) can change its settings.",
+            )
+            return
+        await self.store.update_session(
+            session.id, settings={**session.settings, "owner_only": owner_only}
+        )
+        await reply(
+            interaction,
+            "Only you can refine here now." if owner_only else "Everyone here can refine now.",
         )
 
     # -- turns ----------------------------------------------------------------------------

@@ -248,3 +248,22 @@ async def test_store_lost_entirely_is_rebuilt_from_the_thread(easel, world, rout
     users = [m["content"] for m in body if m["role"] == "user"]
     assert users == ["a red barn", "make it snowy", "add a fox", "at night"]
     assert all(len(m["images"]) == 1 for m in body if m["role"] == "assistant")
+
+
+async def test_owner_only_mode(easel, world, router):
+    fake, _guild, channel, alice, bob = world
+    _result, thread = await start_thread(fake, channel, alice)
+    refused = await fake.slash(bob, thread, "easel-thread", {"owner_only": True})
+    await refused.wait_ack(3)
+    assert "Only the person who started" in str(refused.responses[-1])
+    done = await fake.slash(alice, thread, "easel-thread", {"owner_only": True})
+    await done.wait_ack(3)
+    assert "Only you can refine here now" in str(done.responses[-1])
+    sent = await fake.post_message(bob, thread, "let me try")
+    answer = await fake.wait_for_message(
+        thread,
+        lambda m: m.reference and str(m.reference.get("message_id")) == str(sent.id),
+        timeout=10,
+    )
+    assert "Only the person who started this thread" in answer.content
+    assert (await say(fake, thread, alice, "my turn")).attachments

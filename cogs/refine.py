@@ -123,7 +123,9 @@ class Refine(commands.Cog):
         thread = await message.create_thread(
             name=thread_name(job.prompt), auto_archive_duration=1440
         )
-        await self.start_session(thread, job, owner_id, parent=parent, upto_job=upto_job)
+        # Messages in the new thread wait for its session (taken before any other await).
+        async with self._order.setdefault(thread.id, asyncio.Lock()):
+            await self.start_session(thread, job, owner_id, parent=parent, upto_job=upto_job)
         await thread.send(
             "Every message here refines the latest image. Attach images to add "
             "them; use ↩️ Revert or 🌿 Branch on any version."
@@ -139,6 +141,9 @@ class Refine(commands.Cog):
         parent: Session | None = None,
         upto_job: int | None = None,
     ) -> Session:
+        existing = await self.store.session_by_thread(str(thread.id))
+        if existing is not None:
+            return existing  # a message in the thread got there first and rebuilt it
         model = self.bot.service.catalog.get(job.spec.model)
         settings = {"spec": {k: v for k, v in job.params.items() if k in SPEC_KEYS}}
         session = await self.store.create_session(

@@ -26,6 +26,7 @@ from bot.domain import (
     JobKind,
     JobResult,
     RouterResult,
+    Turn,
     Usage,
 )
 from bot.errors import EaselError, InputError, InvalidOption, JobCancelled, JobTaken, NotFound
@@ -344,20 +345,42 @@ class ImageService:
         assert job.session_id is not None
         turns = await self.store.turns(job.session_id)
         version = 1 + sum(1 for t in turns if t.role == "assistant" and t.status == "ok")
-        await self.store.add_turn(
-            job.session_id, role="user", text=job.prompt, images=job.input_images, job_id=job.id
-        )
-        model = self.catalog.get(job.spec.model)
-        turn = await self.store.add_turn(
+        turn = await self.add_job_turns(
             job.session_id,
-            role="assistant",
+            job,
+            self.catalog.get(job.spec.model),
+            version=version,
             text=result.text,
-            images=await self.sendable(hashes, model),
+            images=hashes,
             reasoning_details=result.reasoning_details,
+        )
+        await self.store.update_session(job.session_id, head_turn_id=turn.id)
+
+    async def add_job_turns(
+        self,
+        session_id: int,
+        job: Job,
+        model: ModelInfo,
+        *,
+        version: int,
+        text: str | None,
+        images: Sequence[str],
+        reasoning_details: list[Any] | None = None,
+    ) -> Turn:
+        """A job as the two turns it was: the request, and the model's answer."""
+        await self.store.add_turn(
+            session_id, role="user", text=job.prompt, images=job.input_images, job_id=job.id
+        )
+        turn: Turn = await self.store.add_turn(
+            session_id,
+            role="assistant",
+            text=text,
+            images=await self.sendable(images, model),
+            reasoning_details=reasoning_details,
             job_id=job.id,
             version=version,
         )
-        await self.store.update_session(job.session_id, head_turn_id=turn.id)
+        return turn
 
     async def sendable(self, hashes: Sequence[str], model: ModelInfo) -> list[str]:
         """Copies of stored images that the model accepts as input (a 4K result is often over

@@ -159,16 +159,8 @@ class Refine(commands.Cog):
         if parent is not None:
             await self._copy_turns(parent, session, upto_job)
         else:
-            await self.store.add_turn(
-                session.id, role="user", text=job.prompt, images=job.input_images, job_id=job.id
-            )
-            turn = await self.store.add_turn(
-                session.id,
-                role="assistant",
-                text=job.result_text,
-                images=await self.bot.service.sendable(job.result_images, model),
-                job_id=job.id,
-                version=1,
+            turn = await self.bot.service.add_job_turns(
+                session.id, job, model, version=1, text=job.result_text, images=job.result_images
             )
             await self.store.update_session(session.id, head_turn_id=turn.id)
         return session
@@ -390,16 +382,13 @@ class Refine(commands.Cog):
             if job is None or not job.result_images:
                 continue
             version += 1
-            await self.store.add_turn(
-                session.id, role="user", text=job.prompt, images=job.input_images, job_id=job.id
-            )
-            head = await self.store.add_turn(
+            head = await self.bot.service.add_job_turns(
                 session.id,
-                role="assistant",
-                text=job.result_text,
-                images=await self.bot.service.sendable(job.result_images, model),
-                job_id=job.id,
+                job,
+                model,
                 version=version,
+                text=job.result_text,
+                images=job.result_images,
             )
         if head is not None:
             await self.store.update_session(session.id, head_turn_id=head.id)

@@ -66,24 +66,26 @@ def to_message(turn: ContextTurn) -> dict[str, Any]:
     return message
 
 
-def trim(history: Sequence[ContextTurn], budget: Budget) -> tuple[list[ContextTurn], int]:
-    """Drop whole turns, oldest first, until both budgets hold; the newest turn always stays."""
-    kept = list(history)
-    dropped = 0
-
-    def image_bytes() -> int:
-        return sum(len(i.data) for t in kept for i in t.images)
-
-    while len(kept) > 1 and (
-        len(kept) > budget.max_turns or image_bytes() > budget.max_image_bytes
+def drop_count(turns: Sequence[tuple[str, int]], budget: Budget) -> int:
+    """How many of the oldest turns to leave out, from each turn's role and image bytes (the
+    newest turn last): oldest first until both budgets hold, never the newest turn, and never
+    opening on the model's answer to a question no longer sent."""
+    start, total = 0, sum(size for _role, size in turns)
+    while len(turns) - start > 1 and (
+        len(turns) - start > budget.max_turns
+        or total > budget.max_image_bytes
+        or turns[start][0] == "assistant"
     ):
-        kept.pop(0)
-        dropped += 1
-    # A transcript must not open with the model's answer to a question we no longer send.
-    while len(kept) > 1 and kept[0].role == "assistant":
-        kept.pop(0)
-        dropped += 1
-    return kept, dropped
+        total -= turns[start][1]
+        start += 1
+    return start
+
+
+def trim(history: Sequence[ContextTurn], budget: Budget) -> tuple[list[ContextTurn], int]:
+    """The turns that fit the budget, and how many were left out."""
+    sizes = [(t.role, sum(len(i.data) for i in t.images)) for t in history]
+    start = drop_count(sizes, budget)
+    return list(history[start:]), start
 
 
 def build(
@@ -91,11 +93,14 @@ def build(
     instruction: str,
     inputs: Sequence[InputImage] = (),
     budget: Budget | None = None,
+    dropped_before: int = 0,
 ) -> Context:
-    """The messages for the next turn of a chat-model conversation."""
+    """The messages for the next turn of a chat-model conversation; ``dropped_before`` counts
+    turns the caller already left out (unloaded) so the warning stays true."""
     budget = budget or Budget()
     new_turn = ContextTurn("user", instruction, tuple(inputs))
     kept, dropped = trim([*history, new_turn], budget)
+    dropped += dropped_before
     warnings: tuple[str, ...] = ()
     if dropped:
         earlier = len(kept) - 1
@@ -104,11 +109,3 @@ def build(
             "of this conversation.",
         )
     return Context([to_message(t) for t in kept], warnings, len(kept), dropped)
-
-
-def latest_image(history: Sequence[ContextTurn]) -> InputImage | None:
-    """The newest image in the conversation (the model's own, or one a user sent)."""
-    for turn in reversed(history):
-        if turn.images:
-            return turn.images[-1]
-    return None

@@ -403,6 +403,9 @@ class ImageService:
 
     async def history(self, session_id: int) -> list[ContextTurn]:
         """The session's successful turns with their images, oldest first."""
+        return await self._load_turns(await self._session_turns(session_id))
+
+    async def _session_turns(self, session_id: int) -> list[Turn]:
         session = await self.store.get_session(session_id)
         turns = [t for t in await self.store.turns(session_id) if t.status == "ok"]
         if session is not None and session.head_turn_id is not None:
@@ -410,6 +413,9 @@ class ImageService:
             head = next((i for i, t in enumerate(turns) if t.id == session.head_turn_id), None)
             if head is not None:
                 turns = turns[: head + 1]
+        return turns
+
+    async def _load_turns(self, turns: Sequence[Turn]) -> list[ContextTurn]:
         return [
             ContextTurn(
                 t.role, t.text, tuple([await self._load(h) for h in t.images]), t.reasoning_details
@@ -417,13 +423,18 @@ class ImageService:
             for t in turns
         ]
 
+    async def _image_bytes(self, hashes: Sequence[str]) -> int:
+        infos = [await self.store.image_info(h) for h in hashes]
+        return sum(info.size for info in infos if info is not None)
+
     async def _call_refine(
         self, job: Job, model: ModelInfo, inputs: list[InputImage]
     ) -> RouterResult:
         assert job.session_id is not None
-        history = await self.history(job.session_id)
+        turns = await self._session_turns(job.session_id)
         if model.family is ApiFamily.IMAGES:
-            base = conversation.latest_image(history)
+            latest = next((t for t in reversed(turns) if t.images), None)
+            base = await self._load(latest.images[-1]) if latest else None
             pointed = job.origin.get("base_job")
             if pointed is not None:  # the user replied to an earlier version in the thread
                 source = await self.store.get_job(int(pointed))
@@ -435,8 +446,13 @@ class ImageService:
             return await self.router.edit(
                 job.prompt, images_in[: model.max_inputs], job.spec, user=job.user_id
             )
+        # Trim on the sizes the store records, so images that won't be sent aren't loaded.
+        sizes = [(t.role, await self._image_bytes(t.images)) for t in turns]
+        sizes.append(("user", sum(len(i.data) for i in inputs)))
+        skip = min(conversation.drop_count(sizes, self.limits.budget), len(turns))
+        history = await self._load_turns(turns[skip:])
         context = await asyncio.to_thread(
-            conversation.build, history, job.prompt, inputs, self.limits.budget
+            conversation.build, history, job.prompt, inputs, self.limits.budget, skip
         )
         if context.warnings:
             self._warnings[job.id] = context.warnings

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from rich.console import Console
 
+from bot import media
 from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS, Catalog
 from bot.config import Settings, load_settings
 from bot.conversation import Budget
@@ -158,8 +159,7 @@ async def _with_progress(work: Awaitable[T], label: str, err: Console) -> T:
 def _save(result: JobResult, out: Path, err: Console) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for index, image in enumerate(result.images, start=1):
-        ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(image.mime, "png")
-        path = out / f"easel-{result.job.id}-{index}.{ext}"
+        path = out / f"easel-{result.job.id}-{index}.{media.extension(image.mime)}"
         path.write_bytes(image.data)
         print(path)
     if result.text:

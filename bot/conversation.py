@@ -8,11 +8,11 @@ latest image, and the trim is reported as a warning the user sees.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import media
 from bot.domain import InputImage
 
 
@@ -40,15 +40,11 @@ class Context:
     dropped_turns: int = field(default=0)
 
 
-def data_url(image: InputImage) -> str:
-    return f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
-
-
 def _content(text: str | None, images: Sequence[InputImage]) -> str | list[dict[str, Any]]:
     if not images:
         return text or ""
     parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-    parts += [{"type": "image_url", "image_url": {"url": data_url(i)}} for i in images]
+    parts += [{"type": "image_url", "image_url": {"url": media.data_url(i)}} for i in images]
     return parts
 
 
@@ -59,7 +55,7 @@ def to_message(turn: ContextTurn) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": turn.text or ""}
     if turn.images:
         message["images"] = [
-            {"type": "image_url", "image_url": {"url": data_url(i)}} for i in turn.images
+            {"type": "image_url", "image_url": {"url": media.data_url(i)}} for i in turn.images
         ]
     if turn.reasoning_details is not None:
         message["reasoning_details"] = turn.reasoning_details

@@ -18,7 +18,6 @@ The API key goes only to the router's own origin and is scrubbed from every mess
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import concurrent.futures
 import contextvars
@@ -40,6 +39,7 @@ import httpx
 from PIL import Image
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
+from bot import media
 from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult, Usage
 from bot.errors import (
     AuthFailed,
@@ -288,7 +288,7 @@ class RouterClient:
         if not images:
             return {"role": "user", "content": text}
         content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-        content += [{"type": "image_url", "image_url": {"url": _data_url(i)}} for i in images]
+        content += [{"type": "image_url", "image_url": {"url": media.data_url(i)}} for i in images]
         return {"role": "user", "content": content}
 
     # -- requests and retries -------------------------------------------------------------------
@@ -694,15 +694,11 @@ def _decode_data_url(url: str) -> GeneratedImage:
     return image
 
 
-def _data_url(image: InputImage) -> str:
-    return f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
-
-
 def _image_refs_json(
     images: Sequence[InputImage], mask: InputImage | None
 ) -> tuple[list[dict[str, str]], dict[str, str] | None]:
-    refs = [{"image_url": _data_url(image)} for image in images]
-    return refs, ({"image_url": _data_url(mask)} if mask is not None else None)
+    refs = [{"image_url": media.data_url(image)} for image in images]
+    return refs, ({"image_url": media.data_url(mask)} if mask is not None else None)
 
 
 def _image_fields(spec: ImageSpec) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot import conversation, images
+from bot import conversation, images, media
 from bot.catalog import BACKGROUNDS, OUTPUT_FORMATS, Catalog, ModelInfo
 from bot.conversation import Budget, ContextTurn
 from bot.domain import (
@@ -34,8 +34,6 @@ from bot.router import RouterClient
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
-
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 
 @dataclass(frozen=True)
@@ -511,7 +509,7 @@ class ImageService:
         data = await self.store.get_image(sha256)
         info = await self.store.image_info(sha256)
         mime = info.mime if info else images.sniff(data)
-        return InputImage(data=data, mime=mime, name=f"image.{EXTENSIONS.get(mime, 'png')}")
+        return InputImage(data=data, mime=mime, name=f"image.{media.extension(mime)}")
 
     # -- convenience for front ends that run jobs inline (the CLI) ----------------------------
     async def imagine(self, prompt: str, spec: ImageSpec, **kwargs: Any) -> JobResult:

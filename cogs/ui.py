@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
+from bot import media
 from bot.domain import ApiFamily, ImageSpec, Job, JobKind, JobStatus
 from bot.errors import EaselError, InvalidOption
 from cogs import render
@@ -160,7 +161,7 @@ class FullResButton(JobButton, template=r"easel:full:(?P<id>\d+)"):
         for index, sha in enumerate(job.result_images, start=1):
             data = await store.get_image(sha)
             info = await store.image_info(sha)
-            ext = {"image/jpeg": "jpg", "image/webp": "webp"}.get(info.mime if info else "", "png")
+            ext = media.extension(info.mime if info else "")
             if len(data) <= limit:
                 files.append(
                     discord.File(io.BytesIO(data), filename=f"easel-{job.id}-{index}-full.{ext}")

@@ -13,17 +13,28 @@ from typing import Any
 
 import discord
 import yarl
-from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.errors import ConfigError, EaselError
+from bot.errors import ConfigError
+from bot.health import HealthServer
 from bot.jobs import JobQueue
 from bot.service import ImageService
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.imagine", "cogs.ui", "cogs.edit", "cogs.refine")
+# Loaded by name, so that nothing in bot/ imports cogs/. Replies and delivery come first: every
+# other extension answers and posts through them.
+EXTENSIONS = (
+    "cogs.replies",
+    "cogs.delivery",
+    "cogs.buttons",
+    "cogs.imagine",
+    "cogs.edit",
+    "cogs.threads",
+    "cogs.refine",
+    "cogs.messages",
+)
 
 
 def bot_permissions() -> discord.Permissions:
@@ -37,6 +48,15 @@ def bot_permissions() -> discord.Permissions:
         attach_files=True,
         read_message_history=True,
     )
+
+
+def missing_permissions(have: discord.Permissions) -> list[str]:
+    """The names of what Easel needs and ``have`` lacks, as Discord's settings spell them."""
+    return [
+        name.replace("_", " ").title()
+        for name, value in bot_permissions()
+        if value and not getattr(have, name)
+    ]
 
 
 def bot_intents() -> discord.Intents:
@@ -71,35 +91,6 @@ def invite_url(settings: Settings) -> str:
     return str(yarl.URL("https://discord.com/oauth2/authorize").with_query(query))
 
 
-class EaselTree(app_commands.CommandTree[Any]):
-    """The command tree, with the one error handler every command falls back to."""
-
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
-    ) -> None:
-        """The one place an unexpected command failure becomes a friendly message."""
-        cause = getattr(error, "original", error)
-        if isinstance(cause, EaselError):
-            text = cause.user_message
-        elif isinstance(error, app_commands.MissingPermissions):
-            needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-            text = f"You need the {needed} permission for that."
-        elif isinstance(error, app_commands.CheckFailure):
-            text = "You can't use that command here."
-        else:
-            log.error(
-                "command %s failed",
-                interaction.command and interaction.command.name,
-                exc_info=cause,
-            )
-            text = "Something went wrong on our side. Try again in a moment."
-        with contextlib.suppress(discord.HTTPException):
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-
-
 class EaselBot(commands.Bot):
     """The Discord client; the cogs translate, the service decides."""
 
@@ -107,31 +98,47 @@ class EaselBot(commands.Bot):
         self, settings: Settings, service: ImageService, queue: JobQueue, **options: Any
     ) -> None:
         super().__init__(
-            tree_cls=EaselTree,
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
             help_command=None,
+            # Nothing the bot posts pings anyone unless the message says so itself.
+            allowed_mentions=discord.AllowedMentions.none(),
             **options,
         )
         self.settings = settings
         self.service = service
         self.queue = queue
         self.health: Any = None
-        self.delivery: Any = None
+        self.delivery: Any = None  # set by the cogs.delivery extension
         self._resume_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
-        from cogs.delivery import Delivery
-
-        self.delivery = Delivery(self)
-        for name in COGS:
+        for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_commands()
         if self.settings.health_port:
-            from bot.health import HealthServer
-
-            self.health = HealthServer(self, self.settings.health_port, self.settings.health_host)
+            self.health = HealthServer(
+                self.health_report, self.settings.health_port, self.settings.health_host
+            )
             await self.health.start()
+
+    async def health_report(self) -> dict[str, Any]:
+        """Gateway, store and queue, for the health endpoint."""
+        try:
+            store_ok = await self.service.store.ping()
+        except Exception:
+            store_ok = False
+        ws = getattr(self, "ws", None)
+        connected = ws is not None and ws.open and not self.is_closed()
+        latency = self.latency  # NaN before the first heartbeat
+        return {
+            "gateway": "connected" if connected else "disconnected",
+            "ready": self.is_ready(),
+            "latency_ms": None if latency != latency else round(latency * 1000),
+            "queue_depth": self.queue.depth,
+            "running": len(self.queue.running()),
+            "store": "ok" if store_ok else "unreachable",
+        }
 
     async def sync_commands(self) -> None:
         if self.settings.dev_guild_id:
@@ -181,9 +188,7 @@ def run_bot(settings: Settings) -> int:
 
 
 async def _serve(settings: Settings, token: str) -> int:
-    from bot.cli import open_service
-
-    async with open_service(settings) as service:
+    async with ImageService.open(settings) as service:
         queue = JobQueue(
             service,
             max_concurrent=settings.max_concurrent_jobs,

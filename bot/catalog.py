@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot.domain import ApiFamily
+from bot.domain import ApiFamily, ImageSpec
 from bot.errors import ConfigError, InvalidOption, TooManyImages
 
 IMAGES_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
@@ -60,6 +60,23 @@ class ModelInfo:
                 f"{self.label} takes at most {self.max_inputs} input image"
                 f"{'s' if self.max_inputs != 1 else ''}; you gave {count}."
             )
+
+    def check_spec(self, spec: ImageSpec) -> None:
+        """Refuse options the model does not offer, before any money is spent."""
+        if not 1 <= spec.n <= 10:
+            raise InvalidOption("Choose between 1 and 10 images.")
+        if self.family is ApiFamily.IMAGES:
+            self.check_option("size", spec.size, self.sizes)
+            self.check_option("quality", spec.quality, self.qualities)
+            self.check_option("format", spec.output_format, OUTPUT_FORMATS)
+            self.check_option("background", spec.background, BACKGROUNDS)
+            if spec.background == "transparent" and spec.output_format == "jpeg":
+                raise InvalidOption("A transparent background needs PNG or WebP, not JPEG.")
+            if spec.n > self.max_n:
+                raise InvalidOption(f"{self.label} makes at most {self.max_n} images at once.")
+        else:
+            self.check_option("aspect ratio", spec.aspect_ratio, self.aspect_ratios)
+            self.check_option("resolution", spec.resolution, self.resolutions)
 
     def check_option(self, name: str, value: str | None, allowed: Iterable[str]) -> None:
         allowed = tuple(allowed)

@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from rich.console import Console
 
 from bot import media
-from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS, Catalog
+from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS
 from bot.config import Settings, load_settings
-from bot.conversation import Budget
 from bot.domain import ImageSpec, JobResult
 from bot.errors import ConfigError, EaselError
 from bot.logs import setup_logging
-from bot.router import RouterClient
-from bot.service import ImageService, Limits, RawImage
-from bot.storage import Store
+from bot.service import ImageService, RawImage
 
 T = TypeVar("T")
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
@@ -87,27 +83,8 @@ def _secrets(settings: Settings) -> list[str]:
     return [s.get_secret_value() for s in (settings.router_api_key, settings.discord_token) if s]
 
 
-@contextlib.asynccontextmanager
-async def open_service(settings: Settings) -> AsyncIterator[ImageService]:
-    """Open the router client and the store, and close both whatever happens."""
-    catalog = Catalog.load(settings.catalog_file)
-    async with (
-        RouterClient(
-            settings.router_base_url,
-            settings.router_key(),
-            timeout=settings.request_timeout,
-            max_retries=settings.router_max_retries,
-            retry_budget=settings.router_retry_budget,
-        ) as router,
-        await Store.open(settings.database, settings.data_dir) as store,
-    ):
-        budget = Budget(settings.refine_max_turns, settings.refine_max_image_mb * 1024 * 1024)
-        limits = Limits(settings.max_input_bytes, settings.max_input_pixels, budget)
-        yield ImageService(router, store, catalog, limits, worker=settings.worker_id)
-
-
 async def _dispatch(args: argparse.Namespace, settings: Settings, err: Console) -> int:
-    async with open_service(settings) as service:
+    async with ImageService.open(settings) as service:
         if args.command == "check":
             return await _check(service, settings, err)
         spec = _spec(args, settings)

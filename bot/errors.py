@@ -27,6 +27,7 @@ The tree::
     │   ├── NotFound                 no such job or session
     │   └── ImageMissing             a stored image file is gone or damaged
     ├── DeliveryError                Discord would not take the result (too large, no permission)
+    ├── NotAllowed                   the user may not do that (not theirs, a permission missing)
     ├── JobTaken                     another worker already claimed the job (never shown)
     └── JobCancelled                 the user cancelled the job
 
@@ -213,6 +214,11 @@ class BadResponse(RouterError):
 class DeliveryError(EaselError):
     code = "delivery"
     default_message = "Discord would not accept the result."
+
+
+class NotAllowed(EaselError):
+    code = "not_allowed"
+    default_message = "You can't do that here."
 
 
 class JobTaken(EaselError):

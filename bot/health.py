@@ -7,19 +7,22 @@ a JSON body: gateway, queue depth, running jobs, store.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
-
-if TYPE_CHECKING:
-    from bot.app import EaselBot
 
 log = logging.getLogger(__name__)
 
 
+Report = Callable[[], Awaitable[dict[str, Any]]]
+
+
 class HealthServer:
-    def __init__(self, bot: EaselBot, port: int, host: str = "127.0.0.1") -> None:
-        self.bot = bot
+    """Serves whatever ``report`` says; healthy when the gateway and the store are."""
+
+    def __init__(self, report: Report, port: int, host: str = "127.0.0.1") -> None:
+        self.report = report
         self.port = port
         self.host = host
         self._runner: web.AppRunner | None = None
@@ -36,23 +39,6 @@ class HealthServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def report(self) -> dict[str, Any]:
-        try:
-            store_ok = await self.bot.service.store.ping()
-        except Exception:
-            store_ok = False
-        ws = getattr(self.bot, "ws", None)
-        connected = ws is not None and ws.open and not self.bot.is_closed()
-        latency = self.bot.latency  # NaN before the first heartbeat
-        return {
-            "gateway": "connected" if connected else "disconnected",
-            "ready": self.bot.is_ready(),
-            "latency_ms": None if latency != latency else round(latency * 1000),
-            "queue_depth": self.bot.queue.depth,
-            "running": len(self.bot.queue.running()),
-            "store": "ok" if store_ok else "unreachable",
-        }
 
     async def health(self, request: web.Request) -> web.Response:
         body = await self.report()

@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 REDACTED = "[redacted]"
+
+# The job the current task works on; tasks and threads started from it inherit it.
+_job: contextvars.ContextVar[int | None] = contextvars.ContextVar("easel_job", default=None)
+
+
+@contextlib.contextmanager
+def job_context(job_id: int) -> Iterator[None]:
+    """Every log line written inside, by any module, names this job."""
+    token = _job.set(job_id)
+    try:
+        yield
+    finally:
+        _job.reset(token)
+
+
+class JobFilter(logging.Filter):
+    """Adds ``%(job)s``: "job 12: " while a job runs, else nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job_id = _job.get()
+        record.job = f"job {job_id}: " if job_id is not None else ""
+        return True
 
 
 class RedactingFilter(logging.Filter):
@@ -41,7 +65,10 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
     """Configure the root logger once; quiet the chatty libraries."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(job)s%(message)s")
+    )
+    handler.addFilter(JobFilter())
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -33,8 +33,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.domain import Job, JobKind, JobStatus, Session, StoredImage, Turn
+from bot.domain import InputImage, Job, JobKind, JobStatus, Session, StoredImage, Turn
 from bot.errors import ConfigError, ImageMissing, NotFound, StorageError
+from bot.media import PNG, extension
 from bot.schema import (
     channel_settings,
     images,
@@ -196,6 +197,13 @@ class Store:
                 detail=f"image {sha256[:12]} has {len(data)} bytes on disk, {info.size} expected"
             )
         return data
+
+    async def input_image(self, sha256: str) -> InputImage:
+        """A stored image as a router input, named by its type."""
+        data = await self.get_image(sha256)
+        info = await self.image_info(sha256)
+        mime = info.mime if info else PNG
+        return InputImage(data=data, mime=mime, name=f"image.{extension(mime)}")
 
     # -- jobs ------------------------------------------------------------------------------
     async def create_job(

@@ -11,17 +11,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
+from bot.app import EaselBot, missing_permissions
 from bot.domain import Job, JobStatus
 from bot.errors import DeliveryError, EaselError
 from bot.jobs import Outcome
-from cogs import render
-
-if TYPE_CHECKING:
-    from bot.app import EaselBot
+from cogs import links, render
+from cogs.buttons import result_view
+from cogs.threads import threads_of
 
 log = logging.getLogger(__name__)
 
@@ -30,46 +30,12 @@ PROGRESS_EVERY = 5.0  # seconds between progress edits, well inside Discord's we
 EXPIRED_CODES = {10015, 10062, 50027}  # unknown webhook, unknown interaction, invalid token
 
 
-def interaction_origin(
-    interaction: discord.Interaction, *, private: bool = False, **extra: Any
-) -> dict[str, Any]:
-    """What a job needs to find its way back: ids, the token, the upload limit."""
-    return {
-        "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
-        "channel_id": str(interaction.channel_id) if interaction.channel_id else None,
-        "user_id": str(interaction.user.id),
-        "private": private,
-        "upload_limit": interaction.filesize_limit or render.DEFAULT_UPLOAD_LIMIT,
-        "interaction": {
-            "app_id": str(interaction.application_id),
-            "token": interaction.token,
-            "created_at": interaction.created_at.timestamp(),
-        },
-        **extra,
-    }
-
-
-def reply_origin(message: discord.Message, **extra: Any) -> dict[str, Any]:
-    """For a job started by a plain message: results go in a reply to it (no interaction)."""
-    guild = message.guild
-    return {
-        "guild_id": str(guild.id) if guild else None,
-        "channel_id": str(message.channel.id),
-        "user_id": str(message.author.id),
-        "private": False,
-        "upload_limit": guild.filesize_limit if guild else render.DEFAULT_UPLOAD_LIMIT,
-        "reply_to": str(message.id),
-        **extra,
-    }
-
-
 class Delivery:
     """Owns every message about a job after it is queued."""
 
     def __init__(self, bot: EaselBot) -> None:
         self.bot = bot
         self._tickers: dict[int, asyncio.Task[None]] = {}
-        self._views: list[Any] = []  # factories: (job, ok) -> view, set by the ui cog
         bot.queue.on_finished(self.finished)
 
     # -- while the job waits and runs ---------------------------------------------------------
@@ -137,13 +103,12 @@ class Delivery:
 
     async def _open_thread(self, job: Job, channel_id: int, message_id: int) -> None:
         """``/imagine thread:true``: a refine thread from the posted result."""
-        refine = self.bot.get_cog("Refine")
         channel = self.bot.get_channel(channel_id)
-        if refine is None or not isinstance(channel, discord.TextChannel):
+        if not isinstance(channel, discord.TextChannel):
             return  # threads need a text channel (not a DM or a thread)
         try:
             message = await channel.fetch_message(message_id)
-            await refine.open_thread(message, job, job.user_id or "")  # type: ignore[attr-defined]
+            await threads_of(self.bot).open(message, job, job.user_id or "")
         except discord.HTTPException as exc:
             log.warning("job %s: could not open a thread: %s", job.id, exc)
 
@@ -168,8 +133,8 @@ class Delivery:
             payload = render.error_payload(job, error, view=self.view_for(job, ok=False))
             return await self._send(job, payload)
         originals = [await self.bot.service.store.get_image(h) for h in job.result_images]
-        limit = int(job.origin.get("upload_limit") or render.DEFAULT_UPLOAD_LIMIT)
-        version = await self._version(job)
+        limit = int(job.origin.get("upload_limit") or links.DEFAULT_UPLOAD_LIMIT)
+        version = await self.bot.service.sessions.version_of(job)
         for attempt in range(3):
             payload = await render.result_payload(
                 job,
@@ -190,15 +155,6 @@ class Delivery:
                 limit //= 2  # Discord refused the size: fit smaller and send again
                 log.info("job %s: upload refused, refitting under %d bytes", job.id, limit)
         raise DeliveryError("Discord would not take the images.")
-
-    async def _version(self, job: Job) -> int | None:
-        """v1, v2, … for results in a refine thread."""
-        if job.session_id is None:
-            return None
-        turns = await self.bot.service.store.turns(job.session_id)
-        return next(
-            (t.version for t in turns if t.job_id == job.id and t.role == "assistant"), None
-        )
 
     async def _send(self, job: Job, payload: render.Payload) -> discord.Message:
         """The original response while the token lives; then the channel; DMs for private jobs."""
@@ -327,32 +283,27 @@ class Delivery:
 
     async def missing_permissions(self, job: Job) -> str:
         """Name the permissions Easel lacks in the job's channel, as plainly as possible."""
-        from bot.app import bot_permissions
-
         channel = self.bot.get_channel(int(job.origin["channel_id"]))
         guild = getattr(channel, "guild", None)
-        if channel is None or guild is None:
-            return "I'm not allowed to post in that channel."
-        have = channel.permissions_for(guild.me)  # type: ignore[union-attr]
-        missing = [
-            name.replace("_", " ").title()
-            for name, value in bot_permissions()
-            if value and not getattr(have, name)
-        ]
+        missing = []
+        if channel is not None and guild is not None:
+            missing = missing_permissions(channel.permissions_for(guild.me))  # type: ignore[union-attr]
         if not missing:
             return "I'm not allowed to post in that channel."
-        return f"I can't post in <#{channel.id}>: I need {', '.join(missing)}."
+        return f"I can't post in <#{channel.id}>: I need {', '.join(missing)}."  # type: ignore[union-attr]
 
     # -- buttons ------------------------------------------------------------------------------
     def view_for(
         self, job: Job, *, ok: bool = True, running: bool = False, full: bool = False
     ) -> discord.ui.View | None:
-        from cogs.ui import job_view
-
-        return job_view(job, ok=ok, running=running, full=full)
+        return result_view(job, ok=ok, running=running, full=full)
 
     async def close(self) -> None:
         for task in self._tickers.values():
             task.cancel()
         await asyncio.gather(*self._tickers.values(), return_exceptions=True)
         self._tickers.clear()
+
+
+async def setup(bot: EaselBot) -> None:
+    bot.delivery = Delivery(bot)

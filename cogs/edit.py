@@ -15,10 +15,11 @@ from discord.ext import commands
 from bot import edits, images
 from bot.domain import ImageSpec, Job
 from bot.errors import EaselError
-from cogs import render
-from cogs.delivery import reply_origin
+from cogs import links, render
+from cogs.buttons import mask_preview_view
+from cogs.modals import EditForm, EditImageModal
+from cogs.replies import error_kwargs
 from cogs.sources import Gathered, Sources
-from cogs.ui import job_view
 
 if TYPE_CHECKING:
     from bot.app import EaselBot
@@ -49,10 +50,10 @@ class Edit(commands.Cog):
         await self.sources.close()
 
     # -- reply to edit --------------------------------------------------------------------------
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
+    async def on_reply(self, message: discord.Message) -> None:
+        """A reply outside Easel's threads: an edit request when it asks for one."""
         me = self.bot.user
-        if me is None or message.author.bot or message.reference is None:
+        if me is None or message.reference is None:
             return
         target = await self._replied_to(message)
         if target is None:
@@ -72,11 +73,13 @@ class Edit(commands.Cog):
             await message.reply(NO_INSTRUCTION, mention_author=False)
             return
         progress = await message.reply(
-            f"> {render.clip(text, 300)}\n⏳ Fetching the images…", mention_author=False
+            f"> {render.clip(text, 300)}\n⏳ Fetching the images…",
+            mention_author=False,
+            allowed_mentions=discord.AllowedMentions.none(),
         )
         try:
             gathered = await self.sources.gather(target, [message], text=text)
-            origin = reply_origin(
+            origin = links.reply_origin(
                 message,
                 progress_message_id=str(progress.id),
                 **self.source_of(target, gathered),
@@ -85,7 +88,7 @@ class Edit(commands.Cog):
                 text, gathered, self.bot.settings.edit_model, str(message.author.id), origin
             )
         except EaselError as exc:
-            await progress.edit(content="", **await self.error_kwargs(exc, text))
+            await progress.edit(content="", **await error_kwargs(self.bot, exc, prompt=text))
             return
         await self.bot.delivery.launch(job)
 
@@ -140,22 +143,9 @@ class Edit(commands.Cog):
             parent_job_id=gathered.parent_job_id,
         )
 
-    async def error_kwargs(self, exc: EaselError, text: str) -> dict[str, Any]:
-        """An error embed that shows the instruction back, with Retry when a job was kept."""
-        job = await self.bot.service.store.get_job(exc.job_id) if exc.job_id else None
-        view = job_view(job, ok=False) if job else None
-        payload = render.error_payload(job, exc, prompt=text, view=view)
-        kwargs: dict[str, Any] = {"embeds": payload.embeds}
-        if view is not None:
-            kwargs["view"] = view
-        return kwargs
-
     async def preview_kwargs(self, job: Job) -> dict[str, Any]:
         """The mask over the first image, so the user can check the area before paying."""
-        from cogs.edit_ui import MaskGoButton
-
-        view = discord.ui.View(timeout=None)
-        view.add_item(MaskGoButton(job.id))
+        view = mask_preview_view(job)
         if job.mask_image is None:
             text = "There's no mask, so the model may change any part of the image. Go ahead?"
             return {"content": text, "view": view}
@@ -175,8 +165,6 @@ class Edit(commands.Cog):
     async def edit_image_menu(
         self, interaction: discord.Interaction[EaselBot], message: discord.Message
     ) -> None:
-        from cogs.edit_ui import EditImageModal
-
         if not self.sources.refs(message):
             await interaction.response.send_message(
                 "That message has no image I can edit. Pick a message with an image attached.",
@@ -184,8 +172,29 @@ class Edit(commands.Cog):
             )
             return
         await interaction.response.send_modal(
-            EditImageModal(self, message, self.bot.settings.edit_model)
+            EditImageModal(message, self.bot.settings.edit_model, self.submit_form)
         )
+
+    async def submit_form(
+        self, interaction: discord.Interaction[Any], target: discord.Message, form: EditForm
+    ) -> None:
+        """The Edit image form, from Apps → Edit image or a result's Edit image button."""
+        await interaction.response.defer(thinking=True, ephemeral=form.preview)
+        gathered = await self.sources.gather(
+            target, mask_upload=form.mask, region=edits.region(form.region), text=form.instruction
+        )
+        origin = links.interaction_origin(
+            interaction, private=form.preview, **self.source_of(target, gathered)
+        )
+        job = await self.submit(
+            form.instruction, gathered, form.model, str(interaction.user.id), origin
+        )
+        if form.preview:
+            # A draft: stored with its inputs and mask, but nothing runs until Go ahead.
+            await self.bot.service.store.cancel_job(job.id)
+            await interaction.edit_original_response(**await self.preview_kwargs(job))
+            return
+        await self.bot.delivery.launch(job)
 
     # -- settings --------------------------------------------------------------------------------
     @app_commands.command(name="easel-settings", description="Easel's settings for this channel")
@@ -223,7 +232,4 @@ class Edit(commands.Cog):
 
 
 async def setup(bot: EaselBot) -> None:
-    from cogs.edit_ui import DYNAMIC_ITEMS
-
-    bot.add_dynamic_items(*DYNAMIC_ITEMS)
     await bot.add_cog(Edit(bot))

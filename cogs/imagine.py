@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -12,9 +12,8 @@ from discord.ext import commands
 from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS
 from bot.domain import ApiFamily, ImageSpec
 from bot.errors import EaselError
-from cogs import render
-from cogs.delivery import interaction_origin
-from cogs.ui import job_view
+from cogs import links
+from cogs.replies import send_error
 
 if TYPE_CHECKING:
     from bot.app import EaselBot
@@ -80,7 +79,7 @@ class Imagine(commands.Cog):
             model or self.bot.settings.imagine_model, aspect, resolution, quality, count, format
         )
         # A private result can't carry a public thread.
-        origin = interaction_origin(
+        origin = links.interaction_origin(
             interaction, private=private, open_thread=thread and not private
         )
         try:
@@ -88,7 +87,7 @@ class Imagine(commands.Cog):
                 prompt, spec, user_id=str(interaction.user.id), origin=origin
             )
         except EaselError as exc:
-            await self.refuse(interaction, exc, prompt, private)
+            await send_error(interaction, exc, prompt=prompt)
             return
         await self.bot.delivery.launch(job)
 
@@ -111,21 +110,6 @@ class Imagine(commands.Cog):
             quality=quality,
             output_format=output_format,
         )
-
-    async def refuse(
-        self,
-        interaction: discord.Interaction[EaselBot],
-        exc: EaselError,
-        prompt: str,
-        private: bool,
-    ) -> None:
-        job = await self.bot.service.store.get_job(exc.job_id) if exc.job_id else None
-        view = job_view(job, ok=False) if job else None
-        payload = render.error_payload(job, exc, prompt=prompt, view=view)
-        kwargs: dict[str, Any] = {"embeds": payload.embeds}
-        if view is not None:
-            kwargs["view"] = view
-        await interaction.edit_original_response(**kwargs)
 
     @imagine.autocomplete("model")
     async def model_autocomplete(

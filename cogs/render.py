@@ -14,7 +14,6 @@ from bot.domain import Job
 from bot.errors import EaselError, RateLimited
 
 MESSAGE_LIMIT = 25 * 1024 * 1024  # Discord's whole-request cap
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 OK_COLOUR = discord.Colour.from_rgb(88, 101, 242)
 ERROR_COLOUR = discord.Colour.from_rgb(237, 66, 69)
 ALT_TEXT_LIMIT = 1024
@@ -116,6 +115,19 @@ def error_payload(
     if job is not None:
         embed.set_footer(text=f"{hint} · job {job.id}")
     return Payload(embeds=[embed], view=view)
+
+
+def full_resolution_text(sent: bool, too_big: list[str], limit: int, job_id: int) -> str:
+    """What Full resolution says about the originals it could and couldn't attach."""
+    text = "Here are the originals." if sent else ""
+    if too_big:
+        text += (
+            f"\n{'; '.join(too_big)}, over this server's {limit / 2**20:.0f} MB upload "
+            "limit, so Discord can't carry the original. The copy above is the largest "
+            "that fits; the bot's owner can find the original in its data folder "
+            f"(job {job_id})."
+        )
+    return text.strip()
 
 
 def lineage_text(chain: list[Job], catalog: Catalog, guild_id: int | None) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -21,6 +20,7 @@ from bot.domain import Job, JobStatus
 from bot.edits import ImageRef
 from bot.errors import DownloadFailed, InputError, LinkExpired
 from bot.service import RawImage
+from cogs import links
 
 if TYPE_CHECKING:
     from bot.app import EaselBot
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 CDN_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 CHUNK = 64 * 1024
-_RETRY_ID = re.compile(r"^easel:retry:(\d+)$")
 
 
 @dataclass
@@ -67,18 +66,6 @@ def image_refs(message: discord.Message, hosts: frozenset[str]) -> list[ImageRef
     return refs
 
 
-def result_job_id(message: discord.Message, bot_id: int) -> int | None:
-    """The job behind an Easel result, read from its Retry button."""
-    if message.author.id != bot_id:
-        return None
-    for row in message.components:
-        for child in getattr(row, "children", ()):
-            match = _RETRY_ID.match(getattr(child, "custom_id", None) or "")
-            if match:
-                return int(match[1])
-    return None
-
-
 def _media_path(url: str) -> str:
     # The proxy serves the same file under /media on some hosts; compare without it.
     return urlsplit(url).path.removeprefix("/media")
@@ -101,8 +88,7 @@ class Sources:
         return image_refs(message, self.hosts)
 
     async def parent_job(self, message: discord.Message) -> Job | None:
-        assert self.bot.user is not None
-        job_id = result_job_id(message, self.bot.user.id)
+        job_id = links.job_id_of(message, self.bot.user.id if self.bot.user else None)
         job = await self.bot.service.store.get_job(job_id) if job_id else None
         return job if job is not None and job.status is JobStatus.DONE else None
 

@@ -16,9 +16,9 @@ with warnings.catch_warnings():
     import discord
 
 from bot.app import EaselBot, point_discord_at
-from bot.cli import open_service
 from bot.config import Settings, load_settings
 from bot.jobs import JobQueue
+from bot.service import ImageService
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.router import FakeRouter
 
@@ -54,7 +54,7 @@ class Easel:
         self.settings = settings = load_settings(_env_file=None, **options)
         point_discord_at(settings)
         self._stack = contextlib.AsyncExitStack()
-        service = await self._stack.enter_async_context(open_service(settings))
+        service = await self._stack.enter_async_context(ImageService.open(settings))
         queue = JobQueue(
             service,
             max_concurrent=settings.max_concurrent_jobs,

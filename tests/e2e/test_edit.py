@@ -103,7 +103,7 @@ async def test_reply_with_mention_edits_an_upload(ready, world, router):
     request = edits_to(router)[-1]
     assert request.body["prompt"] == "make it blue"
     assert [p["sha256"] for p in inputs_of(request)] == [sha(photo)]
-    for action in ("retry", "edit", "delete", "editagain", "source"):
+    for action in ("retry", "remix", "delete", "editimage", "source"):
         button(result, action)
     await ready.idle()
     job = (await ready.store.jobs_with_status(JobStatus.DONE))[-1]
@@ -286,7 +286,7 @@ async def test_edit_again_opens_the_modal_on_the_result(ready, world, router):
     fake, _guild, channel, alice, _bob = world
     post = await fake.post_message(alice, channel, "x", attachments=[("p.png", png())])
     first = await outcome(fake, await open_and_submit(fake, alice, post, {"instruction": "one"}))
-    opened = await fake.click(alice, first, button(first, "editagain"))
+    opened = await fake.click(alice, first, button(first, "editimage"))
     await opened.wait_modal()
     second = await outcome(fake, await fake.submit_modal(alice, opened, {"instruction": "two"}))
     assert "two" in second.embeds[0]["description"]

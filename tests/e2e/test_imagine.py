@@ -148,7 +148,7 @@ async def test_errors_show_the_prompt_and_retry(easel, world, router, fault, wor
     assert embed["title"] == "Couldn't finish that"
     assert words in embed["description"]
     assert fields_of(message)["Your prompt was"] == "my precious prompt"
-    assert button(message, "retry") and button(message, "edit")
+    assert button(message, "retry") and button(message, "remix")
     # Retry runs the same prompt again and this time it works.
     click = await fake.click(alice, message, button(message, "retry"))
     result = await outcome(fake, click)
@@ -214,7 +214,7 @@ async def test_buttons_work_after_a_restart(easel, world):
     retry = await outcome(fake, await fake.click(bob, message, button(message, "retry")))
     assert retry.attachments and "a castle" in retry.embeds[0]["description"]
     # Edit: a modal prefilled with the prompt, submitted with a new one
-    edit = await fake.click(alice, message, button(message, "edit"))
+    edit = await fake.click(alice, message, button(message, "remix"))
     modal = await edit.wait_modal()
     assert "a castle" in str(modal)
     ids = _text_input_ids(modal)

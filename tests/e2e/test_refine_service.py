@@ -93,7 +93,7 @@ async def test_chat_session_replays_everything_and_survives_restart(router, tmp_
     async with Opened(router, tmp_path) as service:
         await turn(service, session.id, "add a fox")
     async with Opened(router, tmp_path) as service:
-        context_again = await service.history(session.id)
+        context_again = await service.sessions.history(session.id)
     body3 = chat_bodies(router)[2]
     assert [m["role"] for m in body3["messages"]] == [
         "user",
@@ -107,9 +107,9 @@ async def test_chat_session_replays_everything_and_survives_restart(router, tmp_
 
     # The body for a turn built after a restart is identical to the one built before it.
     async with Opened(router, tmp_path) as service:
-        before = await service.history(session.id)
+        before = await service.sessions.history(session.id)
     async with Opened(router, tmp_path) as service:
-        after = await service.history(session.id)
+        after = await service.sessions.history(session.id)
     from bot.conversation import build
 
     assert build(before, "next").messages == build(after, "next").messages

@@ -37,7 +37,7 @@ from benchmarks.common import ratio, service
 from bot import conversation
 from bot.conversation import Budget, Context, ContextTurn
 from bot.domain import InputImage
-from bot.router import _dumps
+from bot.router.client import _dumps
 
 TURNS = 20
 REPEATS = 3

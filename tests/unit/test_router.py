@@ -18,7 +18,6 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot import router
 from bot.domain import ImageSpec, InputImage
 from bot.errors import (
     AuthFailed,
@@ -34,7 +33,7 @@ from bot.errors import (
     RouterUnavailable,
     TooManyImages,
 )
-from bot.router import RouterClient
+from bot.router import RouterClient, decoding
 
 BASE = "https://router.test/v1"
 KEY = "rqy_supersecretkey_1234567890"
@@ -901,8 +900,8 @@ TRICKY_TEXT = (
 
 
 def with_text(tree: Any) -> Any:
-    """``_loads``'s tree as json.loads gives it; checks each cut-out image's decoded bytes."""
-    if isinstance(tree, router._Inline):
+    """``loads``'s tree as json.loads gives it; checks each cut-out image's decoded bytes."""
+    if isinstance(tree, decoding.Inline):
         text = str(tree.text, "ascii")
         payload = text.partition(",")[2] if text.startswith("data:") else text
         assert tree.data == base64.b64decode(payload, validate=True)
@@ -915,7 +914,7 @@ def with_text(tree: Any) -> Any:
 
 
 def count_cut_outs(tree: Any) -> int:
-    if isinstance(tree, router._Inline):
+    if isinstance(tree, decoding.Inline):
         return 1
     values = tree.values() if isinstance(tree, dict) else tree if isinstance(tree, list) else ()
     return sum(count_cut_outs(value) for value in values)
@@ -951,11 +950,11 @@ NOISE_B64 = base64.b64encode(random.Random(1).randbytes(300_000)).decode()
 
 @pytest.mark.parametrize("body", encodings(images_answer(BIG_B64, PNG_B64, NOISE_B64)))
 def test_cut_out_parse_of_an_images_answer_is_json_loads(body):
-    assert len(body) > router._LARGE_ANSWER
-    parsed = router._loads(body)
+    assert len(body) > decoding.LARGE_ANSWER
+    parsed = decoding.loads(body)
     assert with_text(parsed) == json.loads(body)
     data = parsed["data"]
-    assert isinstance(data[0]["b64_json"], router._Inline) and data[0]["b64_json"].data == BIG_PNG
+    assert isinstance(data[0]["b64_json"], decoding.Inline) and data[0]["b64_json"].data == BIG_PNG
     assert data[1]["b64_json"] == PNG_B64  # short strings stay for json.loads
     assert data[2]["b64_json"].data == base64.b64decode(NOISE_B64)
     assert count_cut_outs(parsed) == 2
@@ -963,7 +962,7 @@ def test_cut_out_parse_of_an_images_answer_is_json_loads(body):
 
 @pytest.mark.parametrize("body", encodings(big_chat_answer()))
 def test_cut_out_parse_of_a_chat_answer_is_json_loads(body):
-    parsed = router._loads(body)
+    parsed = decoding.loads(body)
     assert with_text(parsed) == json.loads(body)
     message = parsed["choices"][0]["message"]
     first, second = message["images"]
@@ -980,20 +979,20 @@ def test_cut_out_parse_of_a_chat_answer_is_json_loads(body):
 def test_escaped_slashes_fall_back_to_json_loads():
     body = json.dumps(images_answer(BIG_B64)).encode().replace(b"/", b"\\/")
     assert b"\\/" in body
-    parsed = router._loads(body)
+    parsed = decoding.loads(body)
     assert parsed == json.loads(body) and parsed["data"][0]["b64_json"] == BIG_B64
 
 
 def test_placeholder_text_in_the_answer_falls_back_to_json_loads():
     answer = images_answer(BIG_B64)
-    answer["note"] = router._PLACEHOLDER.format(0)
+    answer["note"] = decoding._PLACEHOLDER.format(0)
     body = json.dumps(answer).encode()
-    assert router._loads(body) == json.loads(body)
+    assert decoding.loads(body) == json.loads(body)
 
 
 def test_utf16_answer_is_left_to_json_loads():
     body = json.dumps(images_answer(BIG_B64)).encode("utf-16")
-    assert router._loads(body) == json.loads(body)
+    assert decoding.loads(body) == json.loads(body)
 
 
 @pytest.mark.parametrize(
@@ -1007,7 +1006,7 @@ def test_utf16_answer_is_left_to_json_loads():
     ],
 )
 async def test_malformed_large_answer_is_unreadable(make_client, body, sleeps):
-    assert len(body) > router._LARGE_ANSWER
+    assert len(body) > decoding.LARGE_ANSWER
     with pytest.raises(json.JSONDecodeError):
         json.loads(body)
     handler = Recorder(httpx.Response(200, content=body))
@@ -1051,8 +1050,8 @@ def damage(payload: str, index: int, char: str) -> str:
     [
         damage(BIG_B64, len(BIG_B64) // 2, "*"),
         damage(BIG_B64, len(BIG_B64) // 2, "\\"),  # a JSON escape: left to json.loads
-        damage(BIG_B64, router._B64_SLICE - 1, "="),  # padding where a slice ends
-        damage(BIG_B64, router._B64_SLICE, "="),  # padding where a slice starts
+        damage(BIG_B64, decoding._B64_SLICE - 1, "="),  # padding where a slice ends
+        damage(BIG_B64, decoding._B64_SLICE, "="),  # padding where a slice starts
         BIG_B64 + "AAAA",
         BIG_B64[:-1],
     ],
@@ -1080,33 +1079,33 @@ def reference_b64decode(payload: str) -> bytes | None:
 
 def chunked_b64decode(payload: str | memoryview) -> bytes | None:
     try:
-        return router._b64decode(payload)
+        return decoding._b64decode(payload)
     except ValueError:
         return None
 
 
 def test_chunked_base64_is_b64decode():
-    assert router._B64_SLICE % 4 == 0
-    assert router._b64decode(BIG_B64) == BIG_PNG
-    assert router._b64decode(memoryview(BIG_B64.encode())) == BIG_PNG
-    assert router._b64decode("data:;base64," + BIG_B64, len("data:;base64,")) == BIG_PNG
+    assert decoding._B64_SLICE % 4 == 0
+    assert decoding._b64decode(BIG_B64) == BIG_PNG
+    assert decoding._b64decode(memoryview(BIG_B64.encode())) == BIG_PNG
+    assert decoding._b64decode("data:;base64," + BIG_B64, len("data:;base64,")) == BIG_PNG
     wrapped = "\n".join(BIG_B64[i : i + 76] for i in range(0, len(BIG_B64), 76))
-    assert router._b64decode(" " + wrapped + "\n\n") == BIG_PNG
+    assert decoding._b64decode(" " + wrapped + "\n\n") == BIG_PNG
 
 
-@pytest.mark.parametrize("size", [4, 8, router._B64_SLICE])
+@pytest.mark.parametrize("size", [4, 8, decoding._B64_SLICE])
 @pytest.mark.parametrize(
     "payload",
     ["", "=", "==", "====", "=AAA", "AAAA====", "AAAA=", "AA==AA==", "AAAA\n==", "AA==\n=", "AAA"],
 )
 def test_chunked_base64_padding_is_b64decode(monkeypatch, size, payload):
-    monkeypatch.setattr(router, "_B64_SLICE", size)
+    monkeypatch.setattr(decoding, "_B64_SLICE", size)
     assert chunked_b64decode(payload) == reference_b64decode(payload)
 
 
 def test_chunked_base64_matches_b64decode_on_random_input(monkeypatch):
     """Small slices, so the cases reach across slice ends: damage, padding, whitespace."""
-    monkeypatch.setattr(router, "_B64_SLICE", 8)
+    monkeypatch.setattr(decoding, "_B64_SLICE", 8)
     rng = random.Random(4)
     for _ in range(4000):
         chars = list(base64.b64encode(rng.randbytes(rng.randrange(0, 24))).decode())

@@ -1,0 +1,416 @@
+"""RouterClient: image generation, edits and chat over one shared ``httpx.AsyncClient``.
+
+The package's only module that imports httpx; every foreign failure is mapped to ``bot.errors``
+in this package (transport errors here, statuses and error bodies in ``failures``, 200 answers
+in ``answers`` and ``decoding``)::
+
+    httpx.TimeoutException             -> RouterUnavailable "timed out"        retried
+    other httpx.TransportError         -> RouterUnavailable "couldn't reach"   retried
+    408 409 500 502 503 504 529        -> RouterUnavailable                    retried
+    429                                -> RateLimited (retry_after)            retried
+    400 moderation / content policy    -> Refused (never retried)
+    401 403 / 402 412 / 404 / other    -> AuthFailed / OutOfCredit / ModelNotFound / BadRequest
+    200 not JSON, bad base64 or image  -> BadResponse  } not retried: the call may have been
+    200 without an image               -> NoImage      } billed, so the user gets a Retry button
+    200, content_filter, no image      -> Refused
+
+The API key goes only to the router's own origin and is scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from bot import media
+from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult
+from bot.errors import BadResponse, InputError, RouterUnavailable, TooManyImages
+from bot.router import answers, decoding, failures
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+USER_AGENT = "Easel/0.1"
+MAX_EDIT_IMAGES = 16
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 8.0
+_IMAGE_FIELDS = ("n", "size", "quality", "background", "output_format", "output_compression")
+
+
+# Transient failures are retried at most ``max_retries`` times, and no wait is started that would
+# end more than ``retry_budget`` seconds after the first attempt began.
+class RouterClient:
+    """One router, one connection pool; open with ``async with`` and share it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 180.0,
+        max_retries: int = 3,
+        retry_budget: float = 120.0,
+        max_download_bytes: int = 100 * 1024 * 1024,
+        app_name: str = "Easel",
+        app_url: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._origin = _origin(self._base_url)
+        self._api_key = api_key
+        self._max_retries = max_retries
+        self._retry_budget = retry_budget
+        self._max_download_bytes = max_download_bytes
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._router_headers = {"HTTP-Referer": app_url or app_name, "X-Title": app_name}
+        if api_key:
+            self._router_headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 20.0)),
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    def __repr__(self) -> str:
+        return f"RouterClient(base_url={self._base_url!r})"
+
+    async def __aenter__(self) -> RouterClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- public calls ---------------------------------------------------------------------------
+
+    async def generate(
+        self, prompt: str, spec: ImageSpec, *, user: str | None = None
+    ) -> RouterResult:
+        """POST /images/generations; always asks for b64_json (Requesty defaults to url)."""
+        body: dict[str, Any] = {"model": spec.model, "prompt": prompt, **_image_fields(spec)}
+        body["response_format"] = "b64_json"
+        if user:
+            body["user"] = user
+        data = await self._call("POST", "/images/generations", json_body=body, model=spec.model)
+        return await self._images_result(data, spec.model)
+
+    async def edit(
+        self,
+        prompt: str,
+        images: Sequence[InputImage],
+        spec: ImageSpec,
+        *,
+        mask: InputImage | None = None,
+        as_json: bool = False,
+        file_ids: Sequence[str] = (),
+        user: str | None = None,
+    ) -> RouterResult:
+        """POST /images/edits, multipart (``image[]`` parts) or JSON (``images`` refs, forced by file_ids)."""
+        count = len(images) + len(file_ids)
+        if count > MAX_EDIT_IMAGES:
+            raise TooManyImages(
+                f"The image service takes at most {MAX_EDIT_IMAGES} input images; you gave {count}."
+            )
+        if count == 0:
+            raise InputError("An edit needs at least one input image.")
+        fields: dict[str, Any] = {"model": spec.model, "prompt": prompt, **_image_fields(spec)}
+        if spec.input_fidelity is not None:
+            fields["input_fidelity"] = spec.input_fidelity
+        fields["response_format"] = "b64_json"
+        if user:
+            fields["user"] = user
+        if as_json or file_ids:
+            refs, mask_ref = await asyncio.to_thread(_image_refs_json, images, mask)
+            fields["images"] = refs + [{"file_id": file_id} for file_id in file_ids]
+            if mask_ref is not None:
+                fields["mask"] = mask_ref
+            data = await self._call("POST", "/images/edits", json_body=fields, model=spec.model)
+        else:
+            files = [("image[]", (image.name, image.data, image.mime)) for image in images]
+            if mask is not None:
+                files.append(("mask", (mask.name, mask.data, mask.mime)))
+            form = {key: str(value) for key, value in fields.items()}
+            data = await self._call(
+                "POST", "/images/edits", form=form, files=files, model=spec.model
+            )
+        return await self._images_result(data, spec.model)
+
+    async def chat(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        aspect_ratio: str | None = None,
+        image_size: str | None = None,
+        modalities: Sequence[str] | None = None,
+        user: str | None = None,
+    ) -> RouterResult:
+        """POST /chat/completions for models that answer with ``message.images``."""
+        body: dict[str, Any] = {"model": model, "messages": messages}
+        image_config = {
+            key: value
+            for key, value in (("aspect_ratio", aspect_ratio), ("image_size", image_size))
+            if value
+        }
+        if image_config:
+            body["image_config"] = image_config
+        if modalities:  # OpenRouter wants ["image", "text"]; Requesty does not document it
+            body["modalities"] = list(modalities)
+        if user:
+            body["user"] = user
+        data = await self._call("POST", "/chat/completions", json_body=body, model=model)
+        return await self._chat_result(data, model)
+
+    async def check(self) -> list[str]:
+        """GET /models with the key: the model ids, or AuthFailed when the key is refused."""
+        data = await self._call("GET", "/models")
+        entries = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            return []
+        return [e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
+
+    @staticmethod
+    def user_message(text: str, images: Sequence[InputImage]) -> dict[str, Any]:
+        """A chat user turn: plain text, or text plus ``image_url`` data-URL parts."""
+        if not images:
+            return {"role": "user", "content": text}
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        content += [{"type": "image_url", "image_url": {"url": media.data_url(i)}} for i in images]
+        return {"role": "user", "content": content}
+
+    # -- requests and retries -------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        form: dict[str, str] | None = None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+        model: str | None = None,
+    ) -> Any:
+        """One router request with retries; returns the parsed JSON of a 2xx answer."""
+        url = self._base_url + path
+        headers = {**self._router_headers, "Accept": "application/json"}
+        content: bytes | None = None
+        if json_body is not None:
+            content = await asyncio.to_thread(_dumps, json_body)
+            headers["Content-Type"] = "application/json"
+
+        async def attempt() -> bytes:
+            request = self._client.build_request(
+                method, url, headers=headers, content=content, data=form, files=files
+            )
+            response, body = await self._send(request, path)
+            if not response.is_success:
+                raise failures.status_error(
+                    response.status_code, response.headers, body, model, self._api_key
+                )
+            return body
+
+        body = await self._retrying(attempt, f"{method} {path}")
+        log.debug("Router %s %s answered with %d bytes", method, path, len(body))
+        return await decoding.off_loop(decoding.loads, body)
+
+    async def _send(
+        self, request: httpx.Request, what: str, *, follow_redirects: bool = False
+    ) -> tuple[httpx.Response, bytes]:
+        try:
+            response = await self._client.send(
+                request, stream=True, follow_redirects=follow_redirects
+            )
+            try:
+                return response, await self._read_capped(response)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            error = RouterUnavailable(
+                "The image service timed out. Try again in a minute.",
+                detail=f"{what}: {type(exc).__name__}",
+            )
+            raise failures.Transient(error) from exc
+        except httpx.TransportError as exc:
+            error = RouterUnavailable(
+                "Couldn't reach the image service. Try again in a minute.",
+                detail=f"{what}: {type(exc).__name__}: {failures.clean(str(exc), self._api_key)}",
+            )
+            raise failures.Transient(error) from exc
+        except httpx.HTTPError as exc:
+            raise BadResponse(decoding.UNREADABLE, detail=f"{what}: {type(exc).__name__}") from exc
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        cap = self._max_download_bytes
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > cap:
+            raise _too_large(cap, response.status_code)
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > cap:
+                raise _too_large(cap, response.status_code)
+            chunks.append(chunk)
+        if total > decoding.LARGE_ANSWER:  # copying 40 MB takes the loop thread ~10 ms; bytes.join
+            return await asyncio.to_thread(b"".join, chunks)  # lets go of the GIL meanwhile
+        return b"".join(chunks)
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        retrying = AsyncRetrying(
+            sleep=self._do_sleep,
+            stop=self._should_stop,
+            wait=self._wait,
+            retry=retry_if_exception_type(failures.Transient),
+            before_sleep=lambda state: _log_retry(state, what, self._max_retries),
+            reraise=True,
+        )
+        try:
+            result: T = await retrying(attempt)
+        except failures.Transient as transient:
+            log.warning("Router %s gave up: %s", what, transient.error)
+            raise transient.error from transient.__cause__
+        return result
+
+    async def _do_sleep(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, failures.Transient) and exc.retry_after is not None:
+            return exc.retry_after
+        # Exponential with jitter, written out: tenacity's wait_exponential_jitter changed its
+        # arguments between the versions pyproject allows.
+        return min(
+            _BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (state.attempt_number - 1) + random.uniform(0, 0.5)
+        )
+
+    def _should_stop(self, state: RetryCallState) -> bool:
+        if state.attempt_number > self._max_retries:
+            return True
+        # max() so a fake sleep in tests spends budget too; never start a sleep past the budget.
+        used = max(state.seconds_since_start or 0.0, state.idle_for)
+        return used + state.upcoming_sleep > self._retry_budget
+
+    # -- results --------------------------------------------------------------------------------
+
+    async def _images_result(self, data: Any, model: str) -> RouterResult:
+        answer = answers.images_answer(self._answer_object(data), model)
+        return answer.with_images([await self._image(ref) for ref in answer.refs])
+
+    async def _chat_result(self, data: Any, model: str) -> RouterResult:
+        answer = answers.chat_answer(self._answer_object(data), model, self._scrub)
+        return answer.with_images([await self._image(ref) for ref in answer.refs])
+
+    def _answer_object(self, data: Any) -> dict[str, Any]:
+        """The answer as a JSON object; the error instead if it is one dressed as a result."""
+        answer = answers.as_dict(data)
+        failures.raise_embedded_error(answer, self._api_key)
+        return answer
+
+    def _scrub(self, text: str) -> str:
+        return failures.scrub(text, self._api_key)
+
+    async def _image(self, ref: answers.ImageRef) -> GeneratedImage:
+        if ref.base64:
+            return await decoding.off_loop(decoding.decode_b64, ref.value)
+        return await self._image_from_url(ref.value)
+
+    async def _image_from_url(self, url: str | decoding.Inline) -> GeneratedImage:
+        if isinstance(url, decoding.Inline):
+            return await decoding.off_loop(decoding.checked_inline, url)
+        if url.startswith("data:"):
+            return await decoding.off_loop(decoding.decode_data_url, url)
+        try:
+            if not url.startswith(("https://", "http://")):
+                raise ValueError("not http(s)")
+            origin = _origin(url)
+            if not origin[1]:
+                raise ValueError("no host")
+        except (ValueError, httpx.InvalidURL) as exc:
+            raise BadResponse(
+                decoding.UNREADABLE, detail="the image reference is not a usable URL"
+            ) from exc
+        body = await self._download(url, origin)
+        return await decoding.off_loop(decoding.checked_image, body)
+
+    async def _download(self, url: str, origin: tuple[str, str, int | None]) -> bytes:
+        """GET an image URL; the key goes only to the router's own origin."""
+        headers = self._router_headers if origin == self._origin else {}
+        host = origin[1]
+
+        async def attempt() -> bytes:
+            request = self._client.build_request("GET", url, headers=headers)
+            response, body = await self._send(request, "image download", follow_redirects=True)
+            status = response.status_code
+            if status in failures.RETRY_STATUSES:
+                error = RouterUnavailable(
+                    detail=f"HTTP {status} downloading from {host}", status=status
+                )
+                raise failures.Transient(error, failures.parse_retry_after(response.headers))
+            if not response.is_success:
+                raise BadResponse(
+                    "The image service's download link for the result didn't work.",
+                    detail=f"HTTP {status} downloading from {host}",
+                    status=status,
+                )
+            return body
+
+        return await self._retrying(attempt, f"image download from {host}")
+
+
+def _image_refs_json(
+    images: Sequence[InputImage], mask: InputImage | None
+) -> tuple[list[dict[str, str]], dict[str, str] | None]:
+    refs = [{"image_url": media.data_url(image)} for image in images]
+    return refs, ({"image_url": media.data_url(mask)} if mask is not None else None)
+
+
+def _image_fields(spec: ImageSpec) -> dict[str, Any]:
+    values = {name: getattr(spec, name) for name in _IMAGE_FIELDS}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port
+
+
+def _too_large(cap: int, status: int) -> BadResponse:
+    return BadResponse(
+        "The image service sent back a result that is too large.",
+        detail=f"answer over {cap} bytes",
+        status=status,
+    )
+
+
+def _log_retry(state: RetryCallState, what: str, max_retries: int) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    reason = exc.error.detail if isinstance(exc, failures.Transient) else exc
+    log.warning(
+        "Router %s failed (%s); retry %d of %d in %.1f s",
+        what,
+        reason,
+        state.attempt_number,
+        max_retries,
+        state.upcoming_sleep,
+    )

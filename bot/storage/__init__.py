@@ -1,0 +1,15 @@
+"""The store: jobs, sessions, turns and image lineage in SQL; image bytes on disk, named by hash."""
+
+from __future__ import annotations
+
+from bot.storage.engine import make_engine
+from bot.storage.files import ImageFiles
+from bot.storage.jobs import JobTables
+from bot.storage.sessions import SessionTables
+from bot.storage.settings import ChannelSettings
+
+__all__ = ["Store", "make_engine"]
+
+
+class Store(JobTables, SessionTables, ImageFiles, ChannelSettings):
+    """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

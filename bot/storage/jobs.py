@@ -1,0 +1,242 @@
+"""Jobs: queued, claimed by a worker, finished or failed, and where each result was posted.
+
+Claims and deliveries are compare-and-set ``UPDATE ... WHERE`` statements: the row count says
+which process won.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain import Job, JobKind, JobStatus
+from bot.errors import NotFound
+from bot.schema import job_images, jobs
+from bot.storage.base import StoreBase, _insert_id, _now, log
+from bot.storage.files import _check_images
+from bot.storage.rows import _job
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class JobTables(StoreBase):
+    """The ``jobs`` table and the images each job took and made (``job_images``)."""
+
+    async def create_job(
+        self,
+        *,
+        kind: JobKind,
+        prompt: str,
+        params: dict[str, Any],
+        user_id: str | None,
+        origin: dict[str, Any],
+        input_images: Sequence[str] = (),
+        mask_image: str | None = None,
+        parent_job_id: int | None = None,
+        session_id: int | None = None,
+    ) -> Job:
+        """Record a queued job; its input images must already be stored."""
+        now = _now()
+        linked = [("input", i, h) for i, h in enumerate(input_images)]
+        linked += [("mask", 0, mask_image)] if mask_image else []
+        async with self._tx() as conn:
+            job_id = await _insert_id(
+                conn,
+                jobs,
+                kind=JobKind(kind).value,
+                status=JobStatus.QUEUED.value,
+                prompt=prompt,
+                params=dict(params),
+                user_id=user_id,
+                origin=dict(origin),
+                parent_job_id=parent_job_id,
+                session_id=session_id,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            await _check_images(conn, [h for _, _, h in linked])
+            if linked:
+                rows = [
+                    {"job_id": job_id, "role": r, "position": p, "sha256": h} for r, p, h in linked
+                ]
+                await conn.execute(job_images.insert(), rows)
+            job = await _get_job(conn, job_id)
+        assert job is not None
+        return job
+
+    async def get_job(self, job_id: int) -> Job | None:
+        async with self._tx() as conn:
+            return await _get_job(conn, job_id)
+
+    async def start_job(self, job_id: int, worker: str) -> Job | None:
+        """Claim a queued job for ``worker``; None if another worker got it or it isn't queued."""
+        now = _now()
+        async with self._tx() as conn:
+            result = await conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value)
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    claimed_by=worker,
+                    attempts=jobs.c.attempts + 1,
+                    started_at=now,
+                    updated_at=now,
+                )
+            )
+            return await _get_job(conn, job_id) if result.rowcount == 1 else None
+
+    async def finish_job(
+        self,
+        job_id: int,
+        *,
+        result_images: Sequence[str],
+        result_text: str | None,
+        cost: float | None,
+    ) -> Job:
+        """Mark an active job done with its images; a job cancelled meanwhile stays cancelled."""
+        values: dict[str, Any] = {
+            "status": JobStatus.DONE.value,
+            "result_text": result_text,
+            "cost": cost,
+        }
+        outputs = [
+            {"job_id": job_id, "role": "output", "position": i, "sha256": h}
+            for i, h in enumerate(result_images)
+        ]
+        return await self._finish(job_id, values, outputs)
+
+    async def fail_job(
+        self, job_id: int, *, error_code: str, error_message: str, result_text: str | None = None
+    ) -> Job:
+        """Mark an active job failed; the prompt and parameters stay for Retry."""
+        values = {
+            "status": JobStatus.FAILED.value,
+            "error_code": error_code,
+            "error_message": error_message,
+            "result_text": result_text,
+        }
+        return await self._finish(job_id, values, [])
+
+    async def _finish(
+        self, job_id: int, values: dict[str, Any], outputs: list[dict[str, Any]]
+    ) -> Job:
+        now = _now()
+        async with self._tx() as conn:
+            result = await conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))
+                .values({**values, "finished_at": now, "updated_at": now})
+            )
+            if result.rowcount == 1 and outputs:
+                await _check_images(conn, [o["sha256"] for o in outputs])
+                await conn.execute(job_images.insert(), outputs)
+            job = await _get_job(conn, job_id)
+        if job is None:
+            raise NotFound(detail=f"job {job_id}")
+        if result.rowcount != 1:
+            log.warning("job %s: already %s; %s not recorded", job_id, job.status, values["status"])
+        return job
+
+    async def cancel_job(self, job_id: int) -> bool:
+        """Cancel a queued or running job; False if it had already ended (or doesn't exist)."""
+        now = _now()
+        async with self._tx() as conn:
+            result = await conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))
+                .values(status=JobStatus.CANCELLED.value, finished_at=now, updated_at=now)
+            )
+        return result.rowcount == 1
+
+    async def requeue_job(self, job_id: int, *, worker: str | None = None) -> Job:
+        """Put a running job back in the queue (its worker died); only ``worker``'s if given.
+
+        A job that isn't running (or is claimed by someone else) is returned unchanged.
+        """
+        conditions = [jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value]
+        if worker is not None:
+            conditions.append(jobs.c.claimed_by == worker)
+        async with self._tx() as conn:
+            await conn.execute(
+                jobs.update()
+                .where(*conditions)
+                .values(status=JobStatus.QUEUED.value, claimed_by=None, updated_at=_now())
+            )
+            job = await _get_job(conn, job_id)
+        if job is None:
+            raise NotFound(detail=f"job {job_id}")
+        return job
+
+    async def jobs_with_status(self, *statuses: JobStatus, limit: int = 1000) -> list[Job]:
+        """Jobs in any of ``statuses``, oldest first."""
+        if not statuses:
+            return []
+        stmt = (
+            jobs.select()
+            .where(jobs.c.status.in_([JobStatus(s).value for s in statuses]))
+            .order_by(jobs.c.created_at, jobs.c.id)
+            .limit(limit)
+        )
+        async with self._tx() as conn:
+            return await _select_jobs(conn, stmt)
+
+    async def set_delivery(
+        self, job_id: int, delivery: dict[str, Any], *, only_if_unset: bool = True
+    ) -> bool:
+        """Record where a result was posted; with ``only_if_unset``, only the first caller wins.
+
+        An empty ``delivery`` clears it, so the next ``only_if_unset`` caller can claim it again.
+        """
+        conditions = [jobs.c.id == job_id]
+        if only_if_unset:
+            conditions.append(jobs.c.delivery.is_(None))
+        async with self._tx() as conn:
+            result = await conn.execute(
+                jobs.update()
+                .where(*conditions)
+                .values(delivery=dict(delivery) or None, updated_at=_now())
+            )
+        return result.rowcount == 1
+
+    async def job_lineage(self, job_id: int, limit: int = 50) -> list[Job]:
+        """The job, then its parent, grandparent... at most ``limit`` jobs."""
+        chain = (
+            sa.select(jobs.c.id, jobs.c.parent_job_id, sa.literal(0, sa.Integer).label("depth"))
+            .where(jobs.c.id == job_id)
+            .cte("chain", recursive=True)
+        )
+        parent = jobs.alias("parent")
+        chain = chain.union_all(
+            sa.select(parent.c.id, parent.c.parent_job_id, chain.c.depth + 1).where(
+                parent.c.id == chain.c.parent_job_id, chain.c.depth < limit - 1
+            )
+        )
+        stmt = jobs.select().join(chain, jobs.c.id == chain.c.id).order_by(chain.c.depth)
+        async with self._tx() as conn:
+            return await _select_jobs(conn, stmt)
+
+
+async def _get_job(conn: AsyncConnection, job_id: int) -> Job | None:
+    found = await _select_jobs(conn, jobs.select().where(jobs.c.id == job_id))
+    return found[0] if found else None
+
+
+async def _select_jobs(conn: AsyncConnection, stmt: sa.Select[Any]) -> list[Job]:
+    """Run a SELECT of job rows and attach each job's images in one more query."""
+    rows = (await conn.execute(stmt)).mappings().all()
+    linked: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    if rows:
+        ids = [row["id"] for row in rows]
+        image_rows = await conn.execute(
+            sa.select(job_images.c.job_id, job_images.c.role, job_images.c.sha256)
+            .where(job_images.c.job_id.in_(ids))
+            .order_by(job_images.c.job_id, job_images.c.role, job_images.c.position)
+        )
+        for job_id, role, sha256 in image_rows:
+            linked[job_id][role].append(sha256)
+    return [_job(row, linked[row["id"]]) for row in rows]

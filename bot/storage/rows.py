@@ -1,0 +1,81 @@
+"""Rows to domain objects: ``Job``, ``Session``, ``Turn`` and ``StoredImage`` from table rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy.engine import RowMapping
+
+from bot.domain import Job, JobKind, JobStatus, Session, StoredImage, Turn
+
+
+def _image(row: RowMapping) -> StoredImage:
+    return StoredImage(
+        sha256=row["sha256"],
+        mime=row["mime"],
+        size=row["size"],
+        width=row["width"],
+        height=row["height"],
+    )
+
+
+def _job(row: RowMapping, linked: Mapping[str, list[str]]) -> Job:
+    masks = linked.get("mask", [])
+    return Job(
+        id=row["id"],
+        kind=JobKind(row["kind"]),
+        prompt=row["prompt"],
+        params=row["params"],
+        status=JobStatus(row["status"]),
+        user_id=row["user_id"],
+        origin=row["origin"],
+        parent_job_id=row["parent_job_id"],
+        session_id=row["session_id"],
+        input_images=tuple(linked.get("input", ())),
+        mask_image=masks[0] if masks else None,
+        result_images=tuple(linked.get("output", ())),
+        result_text=row["result_text"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        cost=row["cost"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        delivery=row["delivery"] or {},
+        attempts=row["attempts"],
+        claimed_by=row["claimed_by"],
+    )
+
+
+def _session(row: RowMapping) -> Session:
+    return Session(
+        id=row["id"],
+        model=row["model"],
+        family=row["family"],
+        thread_id=row["thread_id"],
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        owner_id=row["owner_id"],
+        settings=row["settings"] or {},
+        parent_session_id=row["parent_session_id"],
+        head_turn_id=row["head_turn_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _turn(row: RowMapping, images: Sequence[str]) -> Turn:
+    return Turn(
+        id=row["id"],
+        session_id=row["session_id"],
+        position=row["position"],
+        role=row["role"],
+        text=row["text"],
+        images=tuple(images),
+        reasoning_details=row["reasoning_details"],
+        job_id=row["job_id"],
+        message_id=row["message_id"],
+        status=row["status"],
+        version=row["version"],
+        created_at=row["created_at"],
+    )

@@ -20,8 +20,9 @@ from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS
 from bot.config import Settings, load_settings
 from bot.domain import ImageSpec, JobResult
 from bot.errors import ConfigError, EaselError
+from bot.inputs import RawImage
 from bot.logs import setup_logging
-from bot.service import ImageService, RawImage
+from bot.service import ImageService
 
 T = TypeVar("T")
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2

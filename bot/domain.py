@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -185,3 +186,32 @@ class Turn:
     status: str = "ok"
     version: int | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a session lives in Discord, as plain ids."""
+
+    thread_id: str
+    channel_id: str | None
+    guild_id: str | None
+    owner_id: str | None
+
+
+@dataclass(frozen=True)
+class RebuiltPair:
+    """One request and its answer, read back from a thread's messages (the store lost them)."""
+
+    prompt: str
+    inputs: Sequence[bytes]
+    results: Sequence[bytes]
+
+
+@dataclass(frozen=True)
+class TurnCall:
+    """What the router is sent for a turn: images for an images model, messages for a chat
+    model, and the warnings the user should see with the result."""
+
+    images: Sequence[InputImage] = ()
+    messages: list[dict[str, Any]] | None = None
+    warnings: tuple[str, ...] = ()

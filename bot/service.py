@@ -16,13 +16,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot import images
 from bot.catalog import Catalog, ModelInfo
 from bot.config import Settings
 from bot.conversation import Budget
 from bot.domain import ApiFamily, ImageSpec, InputImage, Job, JobKind, JobResult, RouterResult
-from bot.errors import EaselError, InputError, InvalidOption, JobCancelled, JobTaken, NotFound
+from bot.errors import EaselError, InvalidOption, JobCancelled, JobTaken, NotFound
 from bot.fanout import chat_n
+from bot.inputs import Limits, RawImage, prepare_inputs
 from bot.logs import job_context
 from bot.router import RouterClient
 from bot.sessions import Conversations
@@ -31,21 +31,6 @@ from bot.storage import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_REFINE_MODEL = "vertex/google/gemini-3-pro-image-preview"
-
-
-@dataclass(frozen=True)
-class RawImage:
-    """Bytes as the user gave them (a file, a Discord attachment), not yet checked."""
-
-    data: bytes
-    name: str = "image"
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_input_bytes: int = 50 * 1024 * 1024
-    max_input_pixels: int = 50_000_000
-    budget: Budget = field(default_factory=Budget)
 
 
 @dataclass(frozen=True)
@@ -146,7 +131,7 @@ class ImageService:
         )
         async with self._kept_on_failure(request):
             model = self._checked(request)
-            prepared, prepared_mask = await self.prepare_inputs(model, inputs, mask)
+            prepared, prepared_mask = await prepare_inputs(model, inputs, mask, self.limits)
         hashes = [await self._put(image) for image in prepared]
         mask_hash = await self._put(prepared_mask) if prepared_mask is not None else None
         return await self._store(request, hashes, mask_hash)
@@ -190,7 +175,9 @@ class ImageService:
             if not request.prompt:
                 raise InvalidOption("Write what you want changed.")
             model = self.catalog.get(spec.model)
-            prepared, _ = await self.prepare_inputs(model, inputs, None) if inputs else ([], None)
+            prepared, _ = (
+                await prepare_inputs(model, inputs, None, self.limits) if inputs else ([], None)
+            )
         hashes = [await self._put(image) for image in prepared]
         return await self._store(replace(request, session_id=session_id), hashes)
 
@@ -240,38 +227,6 @@ class ImageService:
 
     async def _put(self, image: InputImage) -> str:
         return (await self.store.put_image(image.data, image.mime)).sha256
-
-    async def prepare_inputs(
-        self, model: ModelInfo, inputs: Sequence[RawImage], mask: RawImage | None
-    ) -> tuple[list[InputImage], InputImage | None]:
-        """Validate and convert inputs off the event loop; the mask fits the first image."""
-        if not inputs:
-            raise InputError("There's no image to edit. Attach or reply to an image.")
-        model.check_inputs(len(inputs))
-        if mask is not None and not model.supports_mask:
-            raise InvalidOption(
-                f"{model.label} can't use a mask; pick an images model such as "
-                "GPT Image, or leave the mask out."
-            )
-        prepared = [await asyncio.to_thread(self._prepare_one, raw, model) for raw in inputs]
-        prepared_mask = None
-        if mask is not None:
-            first = await asyncio.to_thread(images.identify, prepared[0].data)
-            prepared_mask = await asyncio.to_thread(
-                images.prepare_mask, mask.data, (first.width, first.height)
-            )
-        return prepared, prepared_mask
-
-    def _prepare_one(self, raw: RawImage, model: ModelInfo) -> InputImage:
-        images.validate_input(
-            raw.data, max_bytes=self.limits.max_input_bytes, max_pixels=self.limits.max_input_pixels
-        )
-        return images.prepare_input(
-            raw.data,
-            max_bytes=model.max_input_bytes,
-            max_pixels=self.limits.max_input_pixels,
-            name=raw.name,
-        )
 
     # -- running ----------------------------------------------------------------------------
     async def run(self, job_id: int) -> JobResult:

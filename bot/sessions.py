@@ -14,13 +14,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from bot import conversation, images
 from bot.catalog import Catalog, ModelInfo
 from bot.conversation import Budget, ContextTurn
-from bot.domain import ApiFamily, InputImage, Job, RouterResult, Session, Turn
+from bot.domain import (
+    ApiFamily,
+    InputImage,
+    Job,
+    Place,
+    RebuiltPair,
+    RouterResult,
+    Session,
+    Turn,
+    TurnCall,
+)
 from bot.errors import InputError, NotFound
 from bot.storage import Store
 
@@ -28,35 +37,6 @@ log = logging.getLogger(__name__)
 
 # The options of the source job that a thread keeps for every later turn.
 SPEC_KEYS = ("aspect_ratio", "resolution", "size", "quality", "output_format", "background")
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a session lives in Discord, as plain ids."""
-
-    thread_id: str
-    channel_id: str | None
-    guild_id: str | None
-    owner_id: str | None
-
-
-@dataclass(frozen=True)
-class RebuiltPair:
-    """One request and its answer, read back from a thread's messages (the store lost them)."""
-
-    prompt: str
-    inputs: Sequence[bytes]
-    results: Sequence[bytes]
-
-
-@dataclass(frozen=True)
-class TurnCall:
-    """What the router is sent for a turn: images for an images model, messages for a chat
-    model, and the warnings the user should see with the result."""
-
-    images: Sequence[InputImage] = ()
-    messages: list[dict[str, Any]] | None = None
-    warnings: tuple[str, ...] = ()
 
 
 class Conversations:

@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.domain import Session
 from bot.errors import EaselError, NotAllowed
-from bot.service import RawImage
+from bot.inputs import RawImage
 from cogs import links
 from cogs.replies import error_kwargs, reply
 from cogs.threads import Threads, threads_of

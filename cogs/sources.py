@@ -19,7 +19,7 @@ from bot import edits, images
 from bot.domain import Job, JobStatus
 from bot.edits import ImageRef
 from bot.errors import DownloadFailed, InputError, LinkExpired
-from bot.service import RawImage
+from bot.inputs import RawImage
 from cogs import links
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 from discord.ext import commands
 
-from bot.domain import Job, Session
+from bot.domain import Job, Place, RebuiltPair, Session
 from bot.errors import NotFound
-from bot.sessions import Conversations, Place, RebuiltPair
+from bot.sessions import Conversations
 from cogs import links, render
 from cogs.sources import Sources
 

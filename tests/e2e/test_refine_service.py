@@ -14,8 +14,9 @@ from PIL import Image
 from bot.catalog import Catalog
 from bot.conversation import Budget
 from bot.errors import NoImage
+from bot.inputs import Limits, RawImage
 from bot.router import RouterClient
-from bot.service import ImageService, Limits, RawImage
+from bot.service import ImageService
 from bot.storage import Store
 from tests.fakes.router import FakeRouter, Fault
 

@@ -1,0 +1,65 @@
+"""Checking what users give as input: images (bytes as they came) and the limits they must fit,
+turned into router inputs off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot import images
+from bot.catalog import ModelInfo
+from bot.conversation import Budget
+from bot.domain import InputImage
+from bot.errors import InputError, InvalidOption
+
+
+@dataclass(frozen=True)
+class RawImage:
+    """Bytes as the user gave them (a file, a Discord attachment), not yet checked."""
+
+    data: bytes
+    name: str = "image"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an input may be: bytes and pixels as given, and a conversation's budget."""
+
+    max_input_bytes: int = 50 * 1024 * 1024
+    max_input_pixels: int = 50_000_000
+    budget: Budget = field(default_factory=Budget)
+
+
+async def prepare_inputs(
+    model: ModelInfo, inputs: Sequence[RawImage], mask: RawImage | None, limits: Limits
+) -> tuple[list[InputImage], InputImage | None]:
+    """Validate and convert inputs off the event loop; the mask fits the first image."""
+    if not inputs:
+        raise InputError("There's no image to edit. Attach or reply to an image.")
+    model.check_inputs(len(inputs))
+    if mask is not None and not model.supports_mask:
+        raise InvalidOption(
+            f"{model.label} can't use a mask; pick an images model such as "
+            "GPT Image, or leave the mask out."
+        )
+    prepared = [await asyncio.to_thread(_prepare_one, raw, model, limits) for raw in inputs]
+    prepared_mask = None
+    if mask is not None:
+        first = await asyncio.to_thread(images.identify, prepared[0].data)
+        prepared_mask = await asyncio.to_thread(
+            images.prepare_mask, mask.data, (first.width, first.height)
+        )
+    return prepared, prepared_mask
+
+
+def _prepare_one(raw: RawImage, model: ModelInfo, limits: Limits) -> InputImage:
+    images.validate_input(
+        raw.data, max_bytes=limits.max_input_bytes, max_pixels=limits.max_input_pixels
+    )
+    return images.prepare_input(
+        raw.data,
+        max_bytes=model.max_input_bytes,
+        max_pixels=limits.max_input_pixels,
+        name=raw.name,
+    )

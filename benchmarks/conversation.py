@@ -34,7 +34,7 @@ from typing import Any
 
 from benchmarks import fit
 from benchmarks.common import ratio, service
-from bot import conversation
+from bot import conversation, media
 from bot.conversation import Budget, Context, ContextTurn
 from bot.domain import InputImage
 from bot.router import _dumps
@@ -132,12 +132,12 @@ def measure_build(history: Sequence[ContextTurn], budget: Budget) -> dict[str, A
 
 
 def data_url_cost(data: bytes) -> dict[str, Any]:
-    """What ``conversation.data_url`` costs for one image against a bare ``b64encode``."""
+    """What ``media.data_url`` costs for one image against a bare ``b64encode``."""
     image = InputImage(data, MIME)
     return {
         "encoded_bytes": len(base64.b64encode(data)),
-        "data_url_seconds": best_time(lambda: conversation.data_url(image)),
-        "data_url_peak": traced_peak(lambda: conversation.data_url(image)),
+        "data_url_seconds": best_time(lambda: media.data_url(image)),
+        "data_url_peak": traced_peak(lambda: media.data_url(image)),
         "b64encode_seconds": best_time(lambda: base64.b64encode(data)),
         "b64encode_peak": traced_peak(lambda: base64.b64encode(data)),
     }

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from benchmarks.common import KEY, LagProbe, ratio, router_process, service
-from bot import images
+from bot import fitting
 from bot.domain import ImageSpec, JobKind
 from bot.jobs import JobQueue, Outcome
 
@@ -69,9 +69,9 @@ async def _burst(base_url: str, *, fit_on_loop: bool) -> float:
             assert outcome.result is not None, outcome.error
             data = outcome.result.images[0].data
             if fit_on_loop:  # the naive bot: Pillow on the event loop
-                images.fit_under(data, 10 * 1024 * 1024)
+                fitting.fit_under(data, 10 * 1024 * 1024)
             else:
-                await asyncio.to_thread(images.fit_under, data, 10 * 1024 * 1024)
+                await asyncio.to_thread(fitting.fit_under, data, 10 * 1024 * 1024)
             finished.append(outcome)
             if len(finished) == JOBS:
                 done.set()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot import conversation, images, media
+from bot import conversation, fitting, images, masks, media
 from bot.catalog import BACKGROUNDS, OUTPUT_FORMATS, Catalog, ModelInfo
 from bot.conversation import Budget, ContextTurn
 from bot.domain import (
@@ -285,7 +285,7 @@ class ImageService:
         if mask is not None:
             first = await asyncio.to_thread(images.identify, prepared[0].data)
             prepared_mask = await asyncio.to_thread(
-                images.prepare_mask, mask.data, (first.width, first.height)
+                masks.prepare_mask, mask.data, (first.width, first.height)
             )
         return prepared, prepared_mask
 
@@ -293,7 +293,7 @@ class ImageService:
         images.validate_input(
             raw.data, max_bytes=self.limits.max_input_bytes, max_pixels=self.limits.max_input_pixels
         )
-        return images.prepare_input(
+        return fitting.prepare_input(
             raw.data,
             max_bytes=model.max_input_bytes,
             max_pixels=self.limits.max_input_pixels,
@@ -391,7 +391,7 @@ class ImageService:
                 continue
             data = await self.store.get_image(sha)
             prepared = await asyncio.to_thread(
-                images.prepare_input,
+                fitting.prepare_input,
                 data,
                 max_bytes=model.max_input_bytes,
                 max_pixels=self.limits.max_input_pixels,

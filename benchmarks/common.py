@@ -15,10 +15,8 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from bot.catalog import Catalog
-from bot.router import RouterClient
+from bot.config import load_settings
 from bot.service import ImageService
-from bot.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-key"
@@ -50,14 +48,12 @@ def router_process() -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def service(base_url: str, **router_options: object) -> AsyncIterator[ImageService]:
+async def service(base_url: str, **settings: object) -> AsyncIterator[ImageService]:
+    """A throwaway service through the bot's own wiring, on a temporary data directory."""
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        async with (
-            RouterClient(base_url, KEY, **router_options) as router,  # type: ignore[arg-type]
-            await Store.open(f"sqlite+aiosqlite:///{data / 'bench.db'}", data) as store,
-        ):
-            yield ImageService(router, store, Catalog.load())
+        options = {"router_base_url": base_url, "router_api_key": KEY, "data_dir": Path(tmp)}
+        async with ImageService.open(load_settings(_env_file=None, **options, **settings)) as svc:
+            yield svc
 
 
 class LagProbe:

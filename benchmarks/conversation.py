@@ -16,9 +16,9 @@ instruction, once with a budget large enough that nothing is trimmed and once wi
    serialises the body with ``router._dumps`` while history and context are still held, as
    during ``router.chat`` in ``_call_refine``.
 
-Figures are ratios 20-turn/1-turn. tracemalloc counts Python allocations made during the
-measured call only (the in-memory history of part 1 is not counted; part 2 counts the loaded
-image bytes too).
+Figures are ratios 20-turn/1-turn, printed by ``benchmarks.conversation_report``. tracemalloc
+counts Python allocations made during the measured call only (the in-memory history of part 1
+is not counted; part 2 counts the loaded image bytes too).
 
     python -m benchmarks.conversation
 """
@@ -32,16 +32,15 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks import fit
-from benchmarks.common import ratio, service
-from bot import conversation
+from benchmarks import conversation_report, fit
+from benchmarks.common import service
+from bot import conversation, media
 from bot.conversation import Budget, Context, ContextTurn
 from bot.domain import InputImage
 from bot.router.client import _dumps
 
 TURNS = 20
 REPEATS = 3
-MIB = 1024 * 1024
 MIME = "image/png"
 MODEL = "vertex/google/gemini-3-pro-image-preview"
 PROMPT = "make the sky a little warmer"
@@ -132,12 +131,12 @@ def measure_build(history: Sequence[ContextTurn], budget: Budget) -> dict[str, A
 
 
 def data_url_cost(data: bytes) -> dict[str, Any]:
-    """What ``conversation.data_url`` costs for one image against a bare ``b64encode``."""
+    """What ``media.data_url`` costs for one image against a bare ``b64encode``."""
     image = InputImage(data, MIME)
     return {
         "encoded_bytes": len(base64.b64encode(data)),
-        "data_url_seconds": best_time(lambda: conversation.data_url(image)),
-        "data_url_peak": traced_peak(lambda: conversation.data_url(image)),
+        "data_url_seconds": best_time(lambda: media.data_url(image)),
+        "data_url_peak": traced_peak(lambda: media.data_url(image)),
         "b64encode_seconds": best_time(lambda: base64.b64encode(data)),
         "b64encode_peak": traced_peak(lambda: base64.b64encode(data)),
     }
@@ -177,7 +176,7 @@ async def end_to_end(datas: Sequence[bytes], width: int, height: int) -> dict[st
                 loaded = sent = 0
                 for _ in range(REPEATS + 1):  # the first round warms the store
                     start = time.perf_counter()
-                    history = await svc.history(session_id)
+                    history = await svc.sessions.history(session_id)
                     loaded_at = time.perf_counter()
                     context = await asyncio.to_thread(
                         conversation.build, history, PROMPT, (), budget
@@ -191,7 +190,7 @@ async def end_to_end(datas: Sequence[bytes], width: int, height: int) -> dict[st
                     del history, context
                 tracemalloc.start()
                 try:
-                    history = await svc.history(session_id)
+                    history = await svc.sessions.history(session_id)
                     context = await asyncio.to_thread(
                         conversation.build, history, PROMPT, (), budget
                     )
@@ -236,6 +235,7 @@ def run() -> dict[str, Any]:
     return {
         "image": {"size": (width, height), "bytes": len(datas[0]), "count": len(datas)},
         "turns": TURNS,
+        "budgets": list(BUDGETS),
         "repeats": REPEATS,
         "build": builds,
         "end_to_end": e2e,
@@ -244,78 +244,8 @@ def run() -> dict[str, Any]:
     }
 
 
-def _mib(n: float) -> str:
-    return f"{n / MIB:.1f}"
-
-
 def main() -> None:
-    r = run()
-    w, h = r["image"]["size"]
-    print(
-        f"image: {w}x{h} photo-like PNG, {_mib(r['image']['bytes'])} MiB; {TURNS}-turn = "
-        f"{TURNS // 2} user + {TURNS // 2} assistant turns, one distinct image per assistant "
-        f"turn; 1-turn = one user turn with one image; times best of {r['repeats']}"
-    )
-    print("1. conversation.build alone (history in memory), then the JSON body (router._dumps):")
-    print(
-        f"  {'':19}{'sent':>6}{'images':>7}{'build ms':>10}{'peak MiB':>10}"
-        f"{'body MiB':>10}{'dumps ms':>10}{'dumps peak':>11}"
-    )
-    for name, m in r["build"].items():
-        print(
-            f"  {name:19}{m['turns_sent']:>6}{m['images_sent']:>7}{m['seconds'] * 1000:10.0f}"
-            f"{_mib(m['traced_peak']):>10}{_mib(m['body_bytes']):>10}"
-            f"{m['dumps_seconds'] * 1000:10.0f}{_mib(m['dumps_peak']):>11}"
-        )
-    big, small = r["build"][f"{TURNS}-turn unbounded"], r["build"]["1-turn unbounded"]
-    dbig, dsmall = r["build"][f"{TURNS}-turn default"], r["build"]["1-turn default"]
-    print(
-        f"  {TURNS}-turn context with 4K images vs 1-turn: build "
-        f"{ratio(big['seconds'], small['seconds'])} time, "
-        f"{ratio(big['traced_peak'], small['traced_peak'])} peak memory; body "
-        f"{_mib(big['body_bytes'])} MiB vs {_mib(small['body_bytes'])} MiB "
-        f"({ratio(big['body_bytes'], small['body_bytes'])}), serialising it "
-        f"{ratio(big['dumps_seconds'], small['dumps_seconds'])} time"
-    )
-    print(
-        f"  with the default budget ({TURNS}-turn trimmed to {dbig['turns_sent']} of "
-        f"{dbig['turns_sent'] + dbig['turns_dropped']} turns, {dbig['images_sent']} image): "
-        f"build {ratio(dbig['seconds'], dsmall['seconds'])} time, "
-        f"{ratio(dbig['traced_peak'], dsmall['traced_peak'])} peak memory; body "
-        f"{_mib(dbig['body_bytes'])} MiB vs {_mib(dsmall['body_bytes'])} MiB"
-    )
-
-    print("2. end to end: ImageService.history + conversation.build in a thread (sqlite store):")
-    print(
-        f"  {'':19}{'total ms':>9}{'history':>9}{'build':>7}{'peak MiB':>10}"
-        f"{'+body peak':>11}{'loaded MiB':>11}{'images sent':>12}"
-    )
-    for name, m in r["end_to_end"].items():
-        print(
-            f"  {name:19}{m['seconds'] * 1000:9.0f}{m['history_seconds'] * 1000:9.0f}"
-            f"{m['build_seconds'] * 1000:7.0f}{_mib(m['traced_peak']):>10}"
-            f"{_mib(m['traced_peak_with_body']):>11}{_mib(m['image_bytes_loaded']):>11}"
-            f"{m['images_sent']:>12}"
-        )
-    for name in BUDGETS:
-        e = r["ratios"][f"end_to_end {name}"]
-        print(
-            f"  {TURNS}-turn vs 1-turn, {name} budget: {e['seconds']:.2f}x time, "
-            f"{e['traced_peak']:.2f}x peak memory, {e['traced_peak_with_body']:.2f}x with the body"
-        )
-    trimmed = r["end_to_end"][f"{TURNS}-turn default"]
-    print(
-        f"  with the default budget history() still loads {_mib(trimmed['image_bytes_loaded'])} "
-        f"MiB of images to send {trimmed['images_sent']}"
-    )
-
-    d = r["data_url"]
-    print(
-        f"data_url per 4K image: {d['data_url_seconds'] * 1000:.0f} ms, peak "
-        f"{_mib(d['data_url_peak'])} MiB = {d['data_url_peak'] / d['encoded_bytes']:.1f}x its "
-        f"base64 ({_mib(d['encoded_bytes'])} MiB); bare b64encode "
-        f"{d['b64encode_seconds'] * 1000:.0f} ms, peak {_mib(d['b64encode_peak'])} MiB"
-    )
+    conversation_report.show(run())
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from benchmarks.common import KEY, LagProbe, ratio, router_process, service
-from bot import images
+from bot import fitting
 from bot.domain import ImageSpec, JobKind
 from bot.jobs import JobQueue, Outcome
 
@@ -60,7 +60,7 @@ async def _burst(base_url: str, *, fit_on_loop: bool) -> float:
     """Run JOBS 4K jobs at once through the queue, then fit each for Discord; returns lag p99."""
     await _fault(base_url, kind="huge", endpoint="chat", times=JOBS)
     spec = ImageSpec(model=GEMINI, aspect_ratio="16:9", resolution="4K")
-    async with service(base_url, timeout=300) as svc:
+    async with service(base_url, request_timeout=300) as svc:
         queue = JobQueue(svc, max_concurrent=JOBS, max_per_user=JOBS)
         done = asyncio.Event()
         finished: list[Outcome] = []
@@ -69,9 +69,9 @@ async def _burst(base_url: str, *, fit_on_loop: bool) -> float:
             assert outcome.result is not None, outcome.error
             data = outcome.result.images[0].data
             if fit_on_loop:  # the naive bot: Pillow on the event loop
-                images.fit_under(data, 10 * 1024 * 1024)
+                fitting.fit_under(data, 10 * 1024 * 1024)
             else:
-                await asyncio.to_thread(images.fit_under, data, 10 * 1024 * 1024)
+                await asyncio.to_thread(fitting.fit_under, data, 10 * 1024 * 1024)
             finished.append(outcome)
             if len(finished) == JOBS:
                 done.set()
@@ -96,7 +96,7 @@ async def lag(base_url: str) -> dict[str, Any]:
         await asyncio.sleep(2)
     # Warm the fake router's 4K cache so its first render does not skew the first burst.
     await _fault(base_url, kind="huge", endpoint="chat")
-    async with service(base_url, timeout=300) as svc:
+    async with service(base_url, request_timeout=300) as svc:
         await svc.imagine("warm", ImageSpec(model=GEMINI, aspect_ratio="16:9", resolution="4K"))
     easel = await _burst(base_url, fit_on_loop=False)
     naive = await _burst(base_url, fit_on_loop=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from bot import images
+from bot import fitting
 
 SIZE = (5504, 3072)
 LIMIT = 10 * 1024 * 1024  # Discord's default per-file upload limit
@@ -62,7 +62,7 @@ def naive(data: bytes) -> bytes:
 
 
 def fit(data: bytes, limit: int = LIMIT) -> bytes:
-    return images.fit_under(data, limit).data
+    return fitting.fit_under(data, limit).data
 
 
 def measure(fn: Callable[[bytes], bytes], data: bytes) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def _status_kb(field: str) -> int:
 
 def run() -> dict[str, Any]:
     data = photo_png()
-    fitted = images.fit_under(data, LIMIT)
+    fitted = fitting.fit_under(data, LIMIT)
     result: dict[str, Any] = {
         "input": {"size": SIZE, "bytes": len(data)},
         "limit": LIMIT,

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot import images
+from bot import fitting, images, masks
 from bot.catalog import ModelInfo
 from bot.conversation import Budget
 from bot.domain import InputImage
@@ -48,7 +48,7 @@ async def prepare_inputs(
     if mask is not None:
         first = await asyncio.to_thread(images.identify, prepared[0].data)
         prepared_mask = await asyncio.to_thread(
-            images.prepare_mask, mask.data, (first.width, first.height)
+            masks.prepare_mask, mask.data, (first.width, first.height)
         )
     return prepared, prepared_mask
 
@@ -57,7 +57,7 @@ def _prepare_one(raw: RawImage, model: ModelInfo, limits: Limits) -> InputImage:
     images.validate_input(
         raw.data, max_bytes=limits.max_input_bytes, max_pixels=limits.max_input_pixels
     )
-    return images.prepare_input(
+    return fitting.prepare_input(
         raw.data,
         max_bytes=model.max_input_bytes,
         max_pixels=limits.max_input_pixels,

@@ -1,20 +1,22 @@
-"""Mask pixel work on decoded images: edit alpha, region presets, shape check, preview tint.
+"""Masks: the mask file the router gets, region presets, the preview, and their pixel work.
 
 One convention throughout, OpenAI's: alpha 0 marks the area to edit, alpha 255 the area to keep.
-Bytes, formats and Pillow error mapping live in ``bot.images``; this module sees decoded images only.
+Opening, encoding and the Pillow error mapping come from ``bot.images``, which imports nothing
+from here. Plain synchronous functions: callers run them through ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
 from PIL import Image
 
+from bot import images, media
+from bot.domain import InputImage
 from bot.errors import MaskMismatch
 
 EDIT = 0
 KEEP = 255
 # left/right/top/bottom: halves; center: the middle 50 % box; border: the outer 15 % frame.
 PRESETS = ("left", "right", "top", "bottom", "center", "border")
-ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
 _BORDER = 0.15  # width of the "border" frame, as a share of each side
 _SHAPE_TOLERANCE = 0.01  # aspect ratios this close count as the same shape
@@ -23,9 +25,58 @@ _TINT = (255, 0, 255)
 _BRIGHTNESS_TO_ALPHA = [KEEP] * 128 + [EDIT] * 128
 
 
-def declares_alpha(img: Image.Image) -> bool:
-    """Whether the mode or a tRNS/transparency entry can make pixels see-through."""
-    return img.mode in ALPHA_MODES or "transparency" in img.info
+def prepare_mask(mask: bytes, size: tuple[int, int]) -> InputImage:
+    """A PNG RGBA mask of exactly ``size`` where alpha 0 marks the area to edit (OpenAI's rule).
+
+    A mask with transparency keeps its alpha. One without (grayscale, RGB, palette, or an
+    alpha that is opaque everywhere) is read by brightness: white = edit here, black = keep.
+    Another size with the same aspect ratio (within 1 %) is resized; any other shape raises
+    MaskMismatch naming both sizes.
+    """
+    alpha = fit_alpha(_mask_alpha(mask), size)
+    return InputImage(
+        data=images.encode(rgba_mask(alpha), media.PNG), mime=media.PNG, name="mask.png"
+    )
+
+
+def region_mask(size: tuple[int, int], preset: str) -> bytes:
+    """A PNG RGBA mask, transparent over a region from ``PRESETS``; ValueError if unknown."""
+    return images.encode(rgba_mask(region_alpha(size, preset)), media.PNG)
+
+
+def mask_preview(image: bytes, mask: bytes, *, max_side: int = 1024) -> bytes:
+    """A PNG of the image with the edit area tinted magenta and the rest dimmed, for a check."""
+    img, mime = images.open_image(image, images.DEFAULT_MAX_PIXELS)
+    with img, images.mapped():
+        full_size = img.size
+        if mime == media.JPEG:
+            img.draft("RGB", (max_side, max_side))  # decode at 1/2..1/8 scale where it suffices
+        base = img.convert("RGB")
+        base.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    alpha = _mask_alpha(mask)
+    check_shape(alpha.size, full_size)
+    with images.mapped():
+        preview = tint(base, alpha.resize(base.size, Image.Resampling.NEAREST))
+        return images.encode(preview, media.PNG)
+
+
+def has_transparency(data: bytes) -> bool:
+    """Whether any pixel of the (first frame of the) image has alpha below 255."""
+    img, _ = images.open_image(data, images.DEFAULT_MAX_PIXELS)
+    with img, images.mapped():
+        if not images.declares_alpha(img):
+            return False
+        img.load()
+        return is_transparent(img)
+
+
+def _mask_alpha(mask: bytes) -> Image.Image:
+    img, _ = images.open_image(mask, images.DEFAULT_MAX_PIXELS)
+    with img, images.mapped():
+        return edit_alpha(img)
+
+
+# --- pixel work on decoded images --------------------------------------------------------
 
 
 def alpha_min(img: Image.Image) -> int:
@@ -46,7 +97,7 @@ def as_rgba(img: Image.Image) -> Image.Image:
 
 def is_transparent(img: Image.Image) -> bool:
     """Whether any pixel has alpha below 255."""
-    return declares_alpha(img) and alpha_min(as_rgba(img)) < KEEP
+    return images.declares_alpha(img) and alpha_min(as_rgba(img)) < KEEP
 
 
 def edit_alpha(img: Image.Image) -> Image.Image:
@@ -56,7 +107,7 @@ def edit_alpha(img: Image.Image) -> Image.Image:
     transparency, or an alpha that is opaque everywhere) is read by brightness, the common
     inpainting convention: white means "edit here", black means "keep".
     """
-    if declares_alpha(img):
+    if images.declares_alpha(img):
         alpha = as_rgba(img).getchannel("A")
         if _lowest(alpha) < KEEP:
             return alpha

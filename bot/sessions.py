@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from bot import conversation, images
+from bot import conversation, fitting, images
 from bot.catalog import Catalog, ModelInfo
 from bot.conversation import Budget, ContextTurn
 from bot.domain import (
@@ -241,7 +241,7 @@ class Conversations:
                 continue
             data = await self.store.get_image(sha)
             prepared = await asyncio.to_thread(
-                images.prepare_input,
+                fitting.prepare_input,
                 data,
                 max_bytes=model.max_input_bytes,
                 max_pixels=self.max_pixels,

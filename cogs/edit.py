@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import edits, images
+from bot import edits, masks
 from bot.domain import ImageSpec, Job
 from bot.errors import EaselError
 from cogs import links, render
@@ -154,7 +154,7 @@ class Edit(commands.Cog):
             await store.get_image(job.input_images[0]),
             await store.get_image(job.mask_image),
         )
-        png = await asyncio.to_thread(images.mask_preview, first, mask)
+        png = await asyncio.to_thread(masks.mask_preview, first, mask)
         return {
             "content": "Magenta is the area I'll change; the dimmed part stays. Go ahead?",
             "attachments": [discord.File(io.BytesIO(png), filename="mask-preview.png")],

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot import images
+from bot import fitting
 from bot.catalog import Catalog
 from bot.domain import Job
 from bot.errors import EaselError, RateLimited
@@ -47,11 +47,11 @@ def progress_text(prompt: str, position: int | None, elapsed: float | None, mode
     return head + f"🎨 Generating with {model}… {int(elapsed)} s"
 
 
-async def fit_for_upload(data: list[bytes], per_file: int) -> list[images.FittedImage]:
+async def fit_for_upload(data: list[bytes], per_file: int) -> list[fitting.FittedImage]:
     """Fit every image under the per-file limit and all of them under the message limit."""
     count = max(1, len(data))
     limit = min(per_file, (MESSAGE_LIMIT - 512 * 1024) // count)
-    return [await asyncio.to_thread(images.fit_under, item, limit) for item in data]
+    return [await asyncio.to_thread(fitting.fit_under, item, limit) for item in data]
 
 
 async def result_payload(
@@ -156,7 +156,7 @@ def lineage_text(chain: list[Job], catalog: Catalog, guild_id: int | None) -> st
     return clip("\n".join(lines), 2000)
 
 
-def _sizes(fitted: list[images.FittedImage], job: Job) -> str:
+def _sizes(fitted: list[fitting.FittedImage], job: Job) -> str:
     if not fitted:
         return "-"
     first = fitted[0]

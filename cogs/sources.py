@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 import discord
 
-from bot import edits, images
+from bot import edits, images, masks
 from bot.domain import Job, JobStatus
 from bot.edits import ImageRef
 from bot.errors import DownloadFailed, InputError, LinkExpired
@@ -144,9 +144,9 @@ class Sources:
             return RawImage(await self._fetch(ref, owners), ref.name)
         if region:
             info = await asyncio.to_thread(images.identify, first)
-            data = await asyncio.to_thread(images.region_mask, (info.width, info.height), region)
+            data = await asyncio.to_thread(masks.region_mask, (info.width, info.height), region)
             return RawImage(data, f"mask-{region}.png")
-        if edits.wants_alpha_mask(text) and await asyncio.to_thread(images.has_transparency, first):
+        if edits.wants_alpha_mask(text) and await asyncio.to_thread(masks.has_transparency, first):
             gathered.notes.append("The transparent part of the first image is the area I edited.")
             return RawImage(first, "mask.png")
         return None

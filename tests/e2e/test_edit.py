@@ -10,7 +10,7 @@ import io
 import pytest
 from PIL import Image
 
-from bot import images
+from bot import masks
 from bot.domain import JobKind, JobStatus
 from tests.e2e.conftest import outcome
 from tests.fakes.discord.permissions import Perm
@@ -254,7 +254,7 @@ async def test_context_menu_region_presets_build_the_mask(ready, world, router):
         job = (await ready.store.jobs_with_status(JobStatus.DONE))[-1]
         stored = await ready.store.get_image(job.mask_image)
         assert sha(stored) == request.body["mask"]["sha256"], preset
-        expected = images.prepare_mask(images.region_mask((80, 60), preset), (80, 60)).data
+        expected = masks.prepare_mask(masks.region_mask((80, 60), preset), (80, 60)).data
         assert stored == expected, preset
         with Image.open(io.BytesIO(stored)) as im:
             alpha = im.getchannel("A")

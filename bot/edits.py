@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from bot import images, masks
-from bot.errors import EaselError, ImageTooLarge, InvalidOption
+from bot import masks
+from bot.errors import ImageTooLarge, InvalidOption
 
 MAX_INPUTS = 16  # what /images/edits takes; the model may take fewer (catalog says)
 IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "webp", "gif"})
@@ -94,17 +94,6 @@ def too_large(name: str, size: int | None, max_bytes: int) -> ImageTooLarge:
         f"That image ({name}) is {amount}; the limit is {_mb(max_bytes)}. "
         "Send a smaller or compressed version."
     )
-
-
-def inspect(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> str | None:
-    """Check one downloaded file, naming it in any error; a note for an animated image."""
-    try:
-        info = images.validate_input(data, max_bytes=max_bytes, max_pixels=max_pixels)
-    except EaselError as exc:
-        raise type(exc)(f"{name}: {exc.user_message}") from exc
-    if info.frames > 1:
-        return f"{name} is animated; I used its first frame."
-    return None
 
 
 def region(preset: str) -> str | None:

@@ -71,10 +71,16 @@ def fit_under(data: bytes, limit: int, *, prefer: str | None = None) -> FittedIm
 
 
 def prepare_input(
-    data: bytes, *, max_bytes: int, max_pixels: int, name: str = "image"
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    name: str = "image",
+    info: images.ImageInfo | None = None,
 ) -> InputImage:
-    """The image as a router input: original bytes when usable, else first frame / re-encoded."""
-    info = images.identify(data, max_pixels=max_pixels)
+    """The image as a router input: original bytes when usable, else first frame / re-encoded;
+    ``info`` from an earlier ``identify`` saves reading the header twice."""
+    info = info or images.identify(data, max_pixels=max_pixels)
     stem = PurePosixPath(name).stem or "image"
     if info.mime in images.KEEPABLE and info.frames == 1 and len(data) <= max_bytes:
         return InputImage(data=data, mime=info.mime, name=f"{stem}.{media.extension(info.mime)}")

@@ -11,7 +11,7 @@ from bot import fitting, images, masks
 from bot.catalog import ModelInfo
 from bot.conversation import Budget
 from bot.domain import InputImage
-from bot.errors import InputError, InvalidOption
+from bot.errors import EaselError, InputError, InvalidOption
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,9 @@ class Limits:
 
 async def prepare_inputs(
     model: ModelInfo, inputs: Sequence[RawImage], mask: RawImage | None, limits: Limits
-) -> tuple[list[InputImage], InputImage | None]:
-    """Validate and convert inputs off the event loop; the mask fits the first image."""
+) -> tuple[list[InputImage], InputImage | None, list[str]]:
+    """Check and convert inputs off the event loop, each read once; the mask fits the first
+    image. Also returns what the user should know about them (an animated file, say)."""
     if not inputs:
         raise InputError("There's no image to edit. Attach or reply to an image.")
     model.check_inputs(len(inputs))
@@ -43,23 +44,31 @@ async def prepare_inputs(
             f"{model.label} can't use a mask; pick an images model such as "
             "GPT Image, or leave the mask out."
         )
-    prepared = [await asyncio.to_thread(_prepare_one, raw, model, limits) for raw in inputs]
+    checked = [await asyncio.to_thread(_prepare_one, raw, model, limits) for raw in inputs]
+    prepared = [image for image, _ in checked]
+    notes = [note for _, note in checked if note]
     prepared_mask = None
     if mask is not None:
         first = await asyncio.to_thread(images.identify, prepared[0].data)
         prepared_mask = await asyncio.to_thread(
             masks.prepare_mask, mask.data, (first.width, first.height)
         )
-    return prepared, prepared_mask
+    return prepared, prepared_mask, notes
 
 
-def _prepare_one(raw: RawImage, model: ModelInfo, limits: Limits) -> InputImage:
-    images.validate_input(
-        raw.data, max_bytes=limits.max_input_bytes, max_pixels=limits.max_input_pixels
-    )
-    return fitting.prepare_input(
+def _prepare_one(raw: RawImage, model: ModelInfo, limits: Limits) -> tuple[InputImage, str | None]:
+    try:
+        info = images.validate_input(
+            raw.data, max_bytes=limits.max_input_bytes, max_pixels=limits.max_input_pixels
+        )
+    except EaselError as exc:
+        raise type(exc)(f"{raw.name}: {exc.user_message}") from exc  # which file, of several
+    prepared = fitting.prepare_input(
         raw.data,
         max_bytes=model.max_input_bytes,
         max_pixels=limits.max_input_pixels,
         name=raw.name,
+        info=info,
     )
+    note = f"{raw.name} is animated; I used its first frame." if info.frames > 1 else None
+    return prepared, note

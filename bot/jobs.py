@@ -36,7 +36,6 @@ class Outcome:
 
 
 Listener = Callable[[Outcome], Awaitable[None]]
-PositionListener = Callable[[dict[int, int]], Awaitable[None]]
 
 
 class JobQueue:
@@ -58,7 +57,6 @@ class JobQueue:
         self._served: dict[str, int] = {}  # user -> tick of their last start, for fairness
         self._tick = 0
         self._finished_listeners: list[Listener] = []
-        self._position_listeners: list[PositionListener] = []
         self._closed = False
         self._changed = asyncio.Event()  # set whenever a job leaves the queue
 
@@ -66,17 +64,12 @@ class JobQueue:
     def on_finished(self, listener: Listener) -> None:
         self._finished_listeners.append(listener)
 
-    def on_positions(self, listener: PositionListener) -> None:
-        self._position_listeners.append(listener)
-
     # -- public operations ------------------------------------------------------------------
     async def enqueue(self, job: Job) -> int:
         """Add a stored, queued job; returns its position (0 = starting now)."""
         self._add(job)
         self._schedule()
-        positions = self.positions()
-        await self._announce(positions)
-        return positions.get(job.id, 0)
+        return self.positions().get(job.id, 0)
 
     async def resume(self) -> list[int]:
         """Requeue what a previous process left queued or running; returns the job ids."""
@@ -90,7 +83,6 @@ class JobQueue:
         if jobs:
             log.info("resuming %d job(s): %s", len(jobs), [j.id for j in jobs])
         self._schedule()
-        await self._announce(self.positions())
         return [j.id for j in jobs]
 
     def _add(self, job: Job) -> None:
@@ -115,7 +107,6 @@ class JobQueue:
                 await self.service.store.cancel_job(job_id)
                 self._changed.set()
                 await self._notify(Outcome(job_id, error=JobCancelled()))
-                await self._announce(self.positions())
                 return True
         if job_id in self._running:
             self._cancelled.add(job_id)
@@ -236,7 +227,6 @@ class JobQueue:
             self._schedule()
         try:
             await self._notify(outcome)
-            await self._announce(self.positions())
         finally:
             self._delivering.pop(job_id, None)
             self._changed.set()
@@ -247,13 +237,6 @@ class JobQueue:
                 await listener(outcome)
             except Exception:
                 log.exception("job %s: delivery failed", outcome.job_id)
-
-    async def _announce(self, positions: dict[int, int]) -> None:
-        for listener in self._position_listeners:
-            try:
-                await listener(positions)
-            except Exception:
-                log.exception("position update failed")
 
 
 def _round_robin(queues: list[deque[int]]) -> list[int]:

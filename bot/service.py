@@ -131,7 +131,8 @@ class ImageService:
         )
         async with self._kept_on_failure(request):
             model = self._checked(request)
-            prepared, prepared_mask = await prepare_inputs(model, inputs, mask, self.limits)
+            prepared, prepared_mask, notes = await prepare_inputs(model, inputs, mask, self.limits)
+        request = _noted(request, notes)
         hashes = [await self._put(image) for image in prepared]
         mask_hash = await self._put(prepared_mask) if prepared_mask is not None else None
         return await self._store(request, hashes, mask_hash)
@@ -175,11 +176,11 @@ class ImageService:
             if not request.prompt:
                 raise InvalidOption("Write what you want changed.")
             model = self.catalog.get(spec.model)
-            prepared, _ = (
-                await prepare_inputs(model, inputs, None, self.limits) if inputs else ([], None)
+            prepared, _, notes = (
+                await prepare_inputs(model, inputs, None, self.limits) if inputs else ([], None, [])
             )
         hashes = [await self._put(image) for image in prepared]
-        return await self._store(replace(request, session_id=session_id), hashes)
+        return await self._store(replace(_noted(request, notes), session_id=session_id), hashes)
 
     @staticmethod
     def _like(
@@ -315,3 +316,12 @@ class ImageService:
     ) -> JobResult:
         job = await self.submit_edit(prompt, inputs, spec, **kwargs)
         return await self.run(job.id)
+
+
+def _noted(request: Request, notes: list[str]) -> Request:
+    """The request with what the user should know about their inputs, shown with the result."""
+    if not notes:
+        return request
+    return replace(
+        request, origin={**request.origin, "notes": [*request.origin.get("notes", []), *notes]}
+    )

@@ -123,9 +123,6 @@ class Sources:
         for ref in chosen.inputs:
             data = await self._fetch(ref, owners)
             gathered.inputs.append(RawImage(data, ref.name))
-            note = await asyncio.to_thread(self._inspect, data, ref.name)
-            if note:
-                gathered.notes.append(note)
         gathered.mask = await self._mask(gathered, chosen.mask or upload, owners, region, text)
         return gathered
 
@@ -150,12 +147,6 @@ class Sources:
             gathered.notes.append("The transparent part of the first image is the area I edited.")
             return RawImage(first, "mask.png")
         return None
-
-    def _inspect(self, data: bytes, name: str) -> str | None:
-        limits = self.bot.service.limits
-        return edits.inspect(
-            data, name, max_bytes=limits.max_input_bytes, max_pixels=limits.max_input_pixels
-        )
 
     async def _fetch(self, ref: ImageRef, owners: dict[int, discord.Message]) -> bytes:
         """Download; on an expired link, fetch the message again for a fresh one, once."""

@@ -1,8 +1,9 @@
 """RouterClient: image generation, edits and chat over one shared ``httpx.AsyncClient``.
 
-The package's only module that imports httpx; every foreign failure is mapped to ``bot.errors``
-in this package (transport errors here, statuses and error bodies in ``failures``, 200 answers
-in ``answers`` and ``decoding``)::
+With ``downloads``, the package's only module that imports httpx; every foreign failure is
+mapped to ``bot.errors`` in this package (transport errors here, statuses and error bodies in
+``failures``, download statuses and the size cap in ``downloads``, 200 answers in ``answers`` and
+``decoding``); ``retries`` decides what is tried again::
 
     httpx.TimeoutException             -> RouterUnavailable "timed out"        retried
     other httpx.TransportError         -> RouterUnavailable "couldn't reach"   retried
@@ -22,27 +23,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from bot import media
 from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult
 from bot.errors import BadResponse, InputError, RouterUnavailable, TooManyImages
-from bot.router import answers, decoding, failures
+from bot.router import answers, decoding, downloads, failures, retries
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 USER_AGENT = "Easel/0.1"
 MAX_EDIT_IMAGES = 16
-_BACKOFF_BASE = 0.5
-_BACKOFF_CAP = 8.0
 _IMAGE_FIELDS = ("n", "size", "quality", "background", "output_format", "output_compression")
 
 
@@ -65,12 +60,10 @@ class RouterClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._origin = _origin(self._base_url)
+        self._origin = downloads.origin(self._base_url)
         self._api_key = api_key
-        self._max_retries = max_retries
-        self._retry_budget = retry_budget
+        self._retries = retries.Retrier(max_retries, retry_budget)
         self._max_download_bytes = max_download_bytes
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._router_headers = {"HTTP-Referer": app_url or app_name, "X-Title": app_name}
         if api_key:
             self._router_headers["Authorization"] = f"Bearer {api_key}"
@@ -225,7 +218,7 @@ class RouterClient:
                 )
             return body
 
-        body = await self._retrying(attempt, f"{method} {path}")
+        body = await self._retries.run(attempt, f"{method} {path}")
         log.debug("Router %s %s answered with %d bytes", method, path, len(body))
         return await decoding.off_loop(decoding.loads, body)
 
@@ -237,7 +230,7 @@ class RouterClient:
                 request, stream=True, follow_redirects=follow_redirects
             )
             try:
-                return response, await self._read_capped(response)
+                return response, await downloads.read_capped(response, self._max_download_bytes)
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:
@@ -254,58 +247,6 @@ class RouterClient:
             raise failures.Transient(error) from exc
         except httpx.HTTPError as exc:
             raise BadResponse(decoding.UNREADABLE, detail=f"{what}: {type(exc).__name__}") from exc
-
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        cap = self._max_download_bytes
-        length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) > cap:
-            raise _too_large(cap, response.status_code)
-        chunks: list[bytes] = []
-        total = 0
-        async for chunk in response.aiter_bytes():
-            total += len(chunk)
-            if total > cap:
-                raise _too_large(cap, response.status_code)
-            chunks.append(chunk)
-        if total > decoding.LARGE_ANSWER:  # copying 40 MB takes the loop thread ~10 ms; bytes.join
-            return await asyncio.to_thread(b"".join, chunks)  # lets go of the GIL meanwhile
-        return b"".join(chunks)
-
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
-        retrying = AsyncRetrying(
-            sleep=self._do_sleep,
-            stop=self._should_stop,
-            wait=self._wait,
-            retry=retry_if_exception_type(failures.Transient),
-            before_sleep=lambda state: _log_retry(state, what, self._max_retries),
-            reraise=True,
-        )
-        try:
-            result: T = await retrying(attempt)
-        except failures.Transient as transient:
-            log.warning("Router %s gave up: %s", what, transient.error)
-            raise transient.error from transient.__cause__
-        return result
-
-    async def _do_sleep(self, seconds: float) -> None:
-        await self._sleep(seconds)
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, failures.Transient) and exc.retry_after is not None:
-            return exc.retry_after
-        # Exponential with jitter, written out: tenacity's wait_exponential_jitter changed its
-        # arguments between the versions pyproject allows.
-        return min(
-            _BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (state.attempt_number - 1) + random.uniform(0, 0.5)
-        )
-
-    def _should_stop(self, state: RetryCallState) -> bool:
-        if state.attempt_number > self._max_retries:
-            return True
-        # max() so a fake sleep in tests spends budget too; never start a sleep past the budget.
-        used = max(state.seconds_since_start or 0.0, state.idle_for)
-        return used + state.upcoming_sleep > self._retry_budget
 
     # -- results --------------------------------------------------------------------------------
 
@@ -336,20 +277,11 @@ class RouterClient:
             return await decoding.off_loop(decoding.checked_inline, url)
         if url.startswith("data:"):
             return await decoding.off_loop(decoding.decode_data_url, url)
-        try:
-            if not url.startswith(("https://", "http://")):
-                raise ValueError("not http(s)")
-            origin = _origin(url)
-            if not origin[1]:
-                raise ValueError("no host")
-        except (ValueError, httpx.InvalidURL) as exc:
-            raise BadResponse(
-                decoding.UNREADABLE, detail="the image reference is not a usable URL"
-            ) from exc
+        origin = downloads.url_origin(url)
         body = await self._download(url, origin)
         return await decoding.off_loop(decoding.checked_image, body)
 
-    async def _download(self, url: str, origin: tuple[str, str, int | None]) -> bytes:
+    async def _download(self, url: str, origin: downloads.Origin) -> bytes:
         """GET an image URL; the key goes only to the router's own origin."""
         headers = self._router_headers if origin == self._origin else {}
         host = origin[1]
@@ -357,21 +289,9 @@ class RouterClient:
         async def attempt() -> bytes:
             request = self._client.build_request("GET", url, headers=headers)
             response, body = await self._send(request, "image download", follow_redirects=True)
-            status = response.status_code
-            if status in failures.RETRY_STATUSES:
-                error = RouterUnavailable(
-                    detail=f"HTTP {status} downloading from {host}", status=status
-                )
-                raise failures.Transient(error, failures.parse_retry_after(response.headers))
-            if not response.is_success:
-                raise BadResponse(
-                    "The image service's download link for the result didn't work.",
-                    detail=f"HTTP {status} downloading from {host}",
-                    status=status,
-                )
-            return body
+            return downloads.checked_download(response, body, host)
 
-        return await self._retrying(attempt, f"image download from {host}")
+        return await self._retries.run(attempt, f"image download from {host}")
 
 
 def _image_refs_json(
@@ -388,29 +308,3 @@ def _image_fields(spec: ImageSpec) -> dict[str, Any]:
 
 def _dumps(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parsed = httpx.URL(url)
-    return parsed.scheme, parsed.host, parsed.port
-
-
-def _too_large(cap: int, status: int) -> BadResponse:
-    return BadResponse(
-        "The image service sent back a result that is too large.",
-        detail=f"answer over {cap} bytes",
-        status=status,
-    )
-
-
-def _log_retry(state: RetryCallState, what: str, max_retries: int) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    reason = exc.error.detail if isinstance(exc, failures.Transient) else exc
-    log.warning(
-        "Router %s failed (%s); retry %d of %d in %.1f s",
-        what,
-        reason,
-        state.attempt_number,
-        max_retries,
-        state.upcoming_sleep,
-    )

@@ -113,7 +113,7 @@ def make_client(sleeps):
         async def fake_sleep(seconds: float) -> None:
             sleeps.append(seconds)
 
-        client._sleep = fake_sleep
+        client._retries.sleep = fake_sleep
         clients.append(client)
         return client
 

@@ -1,0 +1,71 @@
+"""Downloads of ``url`` answers: the reference check, the origin, the size cap, the status rules."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from bot.errors import BadResponse, RouterUnavailable
+from bot.router import decoding, failures
+
+Origin = tuple[str, str, int | None]
+
+
+def origin(url: str) -> Origin:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port
+
+
+def url_origin(url: str) -> Origin:
+    """The origin of an http(s) image reference; BadResponse when it is not a usable URL."""
+    try:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("not http(s)")
+        found = origin(url)
+        if not found[1]:
+            raise ValueError("no host")
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise BadResponse(
+            decoding.UNREADABLE, detail="the image reference is not a usable URL"
+        ) from exc
+    return found
+
+
+def checked_download(response: httpx.Response, body: bytes, host: str) -> bytes:
+    """The body of a download; Transient for a retried status, BadResponse for any other failure."""
+    status = response.status_code
+    if status in failures.RETRY_STATUSES:
+        error = RouterUnavailable(detail=f"HTTP {status} downloading from {host}", status=status)
+        raise failures.Transient(error, failures.parse_retry_after(response.headers))
+    if not response.is_success:
+        raise BadResponse(
+            "The image service's download link for the result didn't work.",
+            detail=f"HTTP {status} downloading from {host}",
+            status=status,
+        )
+    return body
+
+
+async def read_capped(response: httpx.Response, cap: int) -> bytes:
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > cap:
+        raise _too_large(cap, response.status_code)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > cap:
+            raise _too_large(cap, response.status_code)
+        chunks.append(chunk)
+    if total > decoding.LARGE_ANSWER:  # copying 40 MB takes the loop thread ~10 ms; bytes.join
+        return await asyncio.to_thread(b"".join, chunks)  # lets go of the GIL meanwhile
+    return b"".join(chunks)
+
+
+def _too_large(cap: int, status: int) -> BadResponse:
+    return BadResponse(
+        "The image service sent back a result that is too large.",
+        detail=f"answer over {cap} bytes",
+        status=status,
+    )

@@ -23,11 +23,11 @@ from bot.service import ImageService
 
 log = logging.getLogger(__name__)
 
-# Loaded by name, so that nothing in bot/ imports cogs/. Replies and delivery come first: every
-# other extension answers and posts through them.
+# Loaded by name, so that nothing in bot/ imports cogs/. Delivery and replies come first: every
+# other extension posts and answers through them.
 EXTENSIONS = (
-    "cogs.replies",
     "cogs.delivery",
+    "cogs.replies",
     "cogs.buttons",
     "cogs.imagine",
     "cogs.edit",

@@ -4,6 +4,9 @@ Chat image models get the whole transcript in order: every user turn (text and i
 every assistant turn (its text, its images and ``reasoning_details`` unchanged). The
 conversation is trimmed oldest first to a budget of turns and image bytes, never dropping the
 latest image, and the trim is reported as a warning the user sees.
+
+Images models take one prompt and images, no transcript, so they get the conversation as words:
+the earlier instructions, oldest first, and then the new one (``instruction_history``).
 """
 
 from __future__ import annotations
@@ -105,3 +108,37 @@ def build(
             "of this conversation.",
         )
     return Context([to_message(t) for t in kept], warnings, len(kept), dropped)
+
+
+# Images models read at most 32,000 characters of prompt; keep well inside it.
+MAX_PROMPT_CHARS = 30_000
+
+
+def instruction_history(
+    earlier: Sequence[str], instruction: str, budget: Budget | None = None
+) -> tuple[str, tuple[str, ...]]:
+    """One prompt that carries a conversation to an images model, with the latest image: the
+    earlier instructions (trimmed oldest first to the turn budget and the prompt limit), then
+    the new one. Also the warning to show when earlier instructions were left out."""
+    budget = budget or Budget()
+    kept = [text for text in earlier if text.strip()]
+    # The turn budget counts requests and answers; an instruction stands for both.
+    dropped = max(0, len(kept) - (budget.max_turns - 1) // 2)
+    kept = kept[dropped:]
+    while kept and len(_as_prompt(kept, instruction)) > MAX_PROMPT_CHARS:
+        kept, dropped = kept[1:], dropped + 1
+    warnings: tuple[str, ...] = ()
+    if dropped:
+        warnings = (
+            f"⚠️ Only using the last {len(kept)} earlier instruction"
+            f"{'s' if len(kept) != 1 else ''} of this conversation.",
+        )
+    return (_as_prompt(kept, instruction) if kept else instruction), warnings
+
+
+def _as_prompt(earlier: Sequence[str], instruction: str) -> str:
+    steps = "\n".join(f"{i}. {text.strip()}" for i, text in enumerate(earlier, start=1))
+    return (
+        "This image was made step by step. Earlier instructions, oldest first:\n"
+        f"{steps}\nNow: {instruction.strip()}"
+    )

@@ -215,3 +215,4 @@ class TurnCall:
     images: Sequence[InputImage] = ()
     messages: list[dict[str, Any]] | None = None
     warnings: tuple[str, ...] = ()
+    prompt: str = ""  # images models: the conversation's instructions as one prompt

@@ -7,7 +7,6 @@ belong to ``bot.sessions``; this module only asks it for a turn's context and re
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -16,12 +15,12 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.calls import Calls
 from bot.catalog import Catalog, ModelInfo
 from bot.config import Settings
 from bot.conversation import Budget
-from bot.domain import ApiFamily, ImageSpec, InputImage, Job, JobKind, JobResult, RouterResult
+from bot.domain import ImageSpec, InputImage, Job, JobKind, JobResult, RouterResult
 from bot.errors import EaselError, InvalidOption, JobCancelled, JobTaken, NotFound
-from bot.fanout import chat_n
 from bot.inputs import Limits, RawImage, prepare_inputs
 from bot.logs import job_context
 from bot.router import RouterClient
@@ -71,7 +70,7 @@ class ImageService:
             refine_model=refine_model,
             max_pixels=self.limits.max_input_pixels,
         )
-        self._warnings: dict[int, tuple[str, ...]] = {}  # job id -> context warnings
+        self.calls = Calls(router, store, catalog, self.sessions)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -138,11 +137,18 @@ class ImageService:
         return await self._store(request, hashes, mask_hash)
 
     async def submit_retry(
-        self, job: Job, *, user_id: str | None = None, origin: dict[str, Any] | None = None
+        self,
+        job: Job,
+        *,
+        user_id: str | None = None,
+        origin: dict[str, Any] | None = None,
+        n: int | None = None,
     ) -> Job:
-        """A new job with the same prompt, parameters and inputs as ``job``."""
+        """A new job with the same prompt, parameters and inputs as ``job`` (``n`` images)."""
+        spec = replace(job.spec, n=n) if n else job.spec
+        origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
         return await self._store(
-            self._like(job, job.prompt, job.spec, user_id or job.user_id, origin or job.origin),
+            self._like(job, job.prompt, spec, user_id or job.user_id, origin),
             job.input_images,
             job.mask_image,
             retry_of=job.id,
@@ -171,7 +177,10 @@ class ImageService:
         if session is None:
             raise NotFound("That conversation no longer exists.")
         spec = ImageSpec.from_params({**session.settings.get("spec", {}), "model": session.model})
-        request = Request(JobKind.REFINE, prompt.strip(), spec, user_id, origin or {})
+        # Kept with its session even when refused, so Retry is a turn of the same thread.
+        request = Request(
+            JobKind.REFINE, prompt.strip(), spec, user_id, origin or {}, session_id=session_id
+        )
         async with self._kept_on_failure(request):
             if not request.prompt:
                 raise InvalidOption("Write what you want changed.")
@@ -180,7 +189,7 @@ class ImageService:
                 await prepare_inputs(model, inputs, None, self.limits) if inputs else ([], None, [])
             )
         hashes = [await self._put(image) for image in prepared]
-        return await self._store(replace(_noted(request, notes), session_id=session_id), hashes)
+        return await self._store(_noted(request, notes), hashes)
 
     @staticmethod
     def _like(
@@ -236,7 +245,7 @@ class ImageService:
             job = await self._claim(job_id)
             log.info("running %s with %s", job.kind, job.spec.model)
             try:
-                result = await self._call_router(job)
+                called = await self.calls.call(job)
             except EaselError as exc:
                 log.info("failed: %s", exc.code)
                 await self.store.fail_job(
@@ -247,7 +256,7 @@ class ImageService:
                 )
                 exc.job_id = job.id
                 raise
-            return await self._finish(job, result)
+            return await self._finish(job, called.result, called.warnings)
 
     async def _claim(self, job_id: int) -> Job:
         job = await self.store.start_job(job_id, self.worker)
@@ -258,7 +267,7 @@ class ImageService:
             raise JobTaken()
         return job
 
-    async def _finish(self, job: Job, result: RouterResult) -> JobResult:
+    async def _finish(self, job: Job, result: RouterResult, warnings: tuple[str, ...]) -> JobResult:
         hashes = []
         for image in result.images:
             stored = await self.store.put_image(image.data, image.mime, image.width, image.height)
@@ -266,44 +275,14 @@ class ImageService:
         cost = result.usage.cost if result.usage else None
         if job.kind is JobKind.REFINE and job.session_id is not None:
             await self.sessions.record(job, result, hashes)
+        # Kept with the job, so a result posted after a restart still says them.
+        origin = {**job.origin, "warnings": list(warnings)} if warnings else None
         done = await self.store.finish_job(
-            job.id, result_images=hashes, result_text=result.text, cost=cost
+            job.id, result_images=hashes, result_text=result.text, cost=cost, origin=origin
         )
         log.info("done, %d image(s), cost %s", len(hashes), cost)
-        warnings = self._warnings.pop(job.id, ())
         return JobResult(
             job=done, images=result.images, text=result.text, cost=cost, warnings=warnings
-        )
-
-    async def _call_router(self, job: Job) -> RouterResult:
-        spec, user = job.spec, job.user_id
-        model = self.catalog.get(spec.model)
-        inputs = [await self.store.input_image(h) for h in job.input_images]
-        if job.kind is JobKind.REFINE:
-            return await self._call_refine(job, model, inputs)
-        if model.family is ApiFamily.IMAGES:
-            if job.kind is JobKind.IMAGINE:
-                return await self.router.generate(job.prompt, spec, user=user)
-            mask = await self.store.input_image(job.mask_image) if job.mask_image else None
-            return await self.router.edit(job.prompt, inputs, spec, mask=mask, user=user)
-        # base64 of large inputs: off the event loop
-        message = await asyncio.to_thread(RouterClient.user_message, job.prompt, inputs)
-        return await chat_n(self.router, model.id, [message], spec, user=user)
-
-    async def _call_refine(
-        self, job: Job, model: ModelInfo, inputs: list[InputImage]
-    ) -> RouterResult:
-        call = await self.sessions.context(job, model, inputs)
-        if call.messages is None:
-            return await self.router.edit(job.prompt, call.images, job.spec, user=job.user_id)
-        if call.warnings:
-            self._warnings[job.id] = call.warnings
-        return await self.router.chat(
-            model.id,
-            call.messages,
-            aspect_ratio=job.spec.aspect_ratio,
-            image_size=job.spec.resolution,
-            user=job.user_id,
         )
 
     # -- convenience for front ends that run jobs inline (the CLI) ----------------------------

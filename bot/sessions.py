@@ -16,8 +16,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from bot import conversation, fitting, images
+from bot import fitting, images
 from bot.catalog import Catalog, ModelInfo
+from bot.context import TurnContexts
 from bot.conversation import Budget, ContextTurn
 from bot.domain import (
     ApiFamily,
@@ -30,7 +31,7 @@ from bot.domain import (
     Turn,
     TurnCall,
 )
-from bot.errors import InputError, NotFound
+from bot.errors import InvalidOption, NotFound
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,13 @@ class Conversations:
         self.budget = budget
         self.refine_model = refine_model
         self.max_pixels = max_pixels
+        self.contexts = TurnContexts(store, budget)
 
     # -- opening --------------------------------------------------------------------------
     def thread_model(self, job: Job) -> ModelInfo:
-        """The model a thread started from ``job`` runs on: the one that made the result."""
-        return self.catalog.get(job.spec.model)
+        """Threads converse, so they run on the refine model (a chat model), whichever model
+        made the result they start from; ``/easel-thread model:`` changes it later."""
+        return self.catalog.get(self.refine_model)
 
     async def for_thread(self, thread_id: str) -> Session | None:
         return await self.store.session_by_thread(thread_id)
@@ -67,11 +70,11 @@ class Conversations:
         existing = await self.for_thread(place.thread_id)
         if existing is not None:
             return existing
-        model = self.thread_model(job)
+        model = self.catalog.get(parent.model) if parent else self.thread_model(job)
         session = await self._create(
             place,
             model,
-            {"spec": {k: v for k, v in job.params.items() if k in SPEC_KEYS}},
+            {"spec": thread_spec(job.params, model)},
             parent_session_id=parent.id if parent else None,
         )
         if parent is not None:
@@ -132,6 +135,19 @@ class Conversations:
         if session is None:
             raise NotFound("That conversation no longer exists.")
         return session
+
+    async def set_model(self, session: Session, model_id: str) -> Session:
+        """Later turns run on ``model_id``; the thread's options follow the model's family."""
+        if model_id not in self.catalog:
+            raise InvalidOption(f"I don't know the model {model_id!r}; pick one from the list.")
+        model = self.catalog.get(model_id)
+        spec = thread_spec(session.settings.get("spec", {}), model)
+        return await self.store.update_session(
+            session.id,
+            model=model.id,
+            family=model.family.value,
+            settings={**session.settings, "spec": spec},
+        )
 
     async def set_owner_only(self, session: Session, owner_only: bool) -> None:
         await self.store.update_session(
@@ -252,64 +268,40 @@ class Conversations:
     # -- the context of the next turn -------------------------------------------------------
     async def history(self, session_id: int) -> list[ContextTurn]:
         """The session's successful turns up to its head, with their images, oldest first."""
-        return await self._load_turns(await self._live_turns(session_id))
+        return await self.contexts.history(session_id)
 
     async def context(self, job: Job, model: ModelInfo, inputs: list[InputImage]) -> TurnCall:
-        """What to send for the turn ``job``: the latest (or replied-to) image and the new
-        inputs for an images model; the trimmed transcript for a chat model."""
-        assert job.session_id is not None
-        turns = await self._live_turns(job.session_id)
-        if model.family is ApiFamily.IMAGES:
-            base = await self._base_image(job, turns)
-            images_in = ([base] if base else []) + inputs
-            if not images_in:
-                raise InputError("There's no image in this conversation yet to refine.")
-            return TurnCall(images=images_in[: model.max_inputs])
-        # Trim on the sizes the store records, so images that won't be sent aren't loaded.
-        sizes = [(t.role, await self._image_bytes(t.images)) for t in turns]
-        sizes.append(("user", sum(len(i.data) for i in inputs)))
-        skip = min(conversation.drop_count(sizes, self.budget), len(turns))
-        history = await self._load_turns(turns[skip:])
-        built = await asyncio.to_thread(
-            conversation.build, history, job.prompt, inputs, self.budget, skip
-        )
-        return TurnCall(messages=built.messages, warnings=built.warnings)
-
-    async def _base_image(self, job: Job, turns: Sequence[Turn]) -> InputImage | None:
-        pointed = job.origin.get("base_job")
-        if pointed is not None:  # the user replied to an earlier version in the thread
-            source = await self.store.get_job(int(pointed))
-            if source is not None and source.result_images:
-                return await self.store.input_image(source.result_images[0])
-        latest = next((t for t in reversed(turns) if t.images), None)
-        return await self.store.input_image(latest.images[-1]) if latest else None
-
-    async def _live_turns(self, session_id: int) -> list[Turn]:
-        session = await self.store.get_session(session_id)
-        turns = [t for t in await self.store.turns(session_id) if t.status == "ok"]
-        if session is not None and session.head_turn_id is not None:
-            # A revert makes an older result the base: the conversation continues from there.
-            head = next((i for i, t in enumerate(turns) if t.id == session.head_turn_id), None)
-            if head is not None:
-                turns = turns[: head + 1]
-        return turns
-
-    async def _load_turns(self, turns: Sequence[Turn]) -> list[ContextTurn]:
-        return [
-            ContextTurn(
-                t.role,
-                t.text,
-                tuple([await self.store.input_image(h) for h in t.images]),
-                t.reasoning_details,
-            )
-            for t in turns
-        ]
-
-    async def _image_bytes(self, hashes: Sequence[str]) -> int:
-        infos = [await self.store.image_info(h) for h in hashes]
-        return sum(info.size for info in infos if info is not None)
+        return await self.contexts.build(job, model, inputs)
 
 
 def _next_version(turns: Sequence[Turn]) -> int:
     """The one version rule: one more than the highest version the session holds."""
     return 1 + max((t.version or 0 for t in turns if t.role == "assistant"), default=0)
+
+
+# An images model's three sizes as the aspect ratios a chat model takes, and back.
+_SIZE_RATIOS = {"1024x1024": "1:1", "1536x1024": "3:2", "1024x1536": "2:3"}
+
+
+def thread_spec(params: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
+    """The source's options that the thread's model takes, the shape carried across families."""
+    spec = {k: v for k, v in params.items() if k in SPEC_KEYS}
+    if model.family is ApiFamily.CHAT:
+        ratio = spec.get("aspect_ratio") or _SIZE_RATIOS.get(spec.get("size") or "")
+        spec = {"aspect_ratio": ratio, "resolution": spec.get("resolution")}
+    else:
+        ratio = spec.get("aspect_ratio")
+        size = next((s for s, r in _SIZE_RATIOS.items() if r == ratio), None)
+        spec = {k: v for k, v in spec.items() if k not in ("aspect_ratio", "resolution")}
+        spec["size"] = spec.get("size") or size
+    return {k: v for k, v in spec.items() if v and _offered(model, k, v)}
+
+
+def _offered(model: ModelInfo, key: str, value: str) -> bool:
+    allowed = {
+        "aspect_ratio": model.aspect_ratios,
+        "resolution": model.resolutions,
+        "size": model.sizes,
+        "quality": model.qualities,
+    }.get(key)
+    return allowed is None or value in allowed

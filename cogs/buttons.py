@@ -106,6 +106,24 @@ class RetryButton(JobButton):
         await client.delivery.launch(retry)
 
 
+class MissingButton(JobButton):
+    """Makes the images a result lacks (a chat call failed, or the model made fewer)."""
+
+    action, label, emoji, acknowledge = "missing", "Retry missing", "➕", "as_job"
+
+    async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
+        client = interaction.client
+        origin = links.interaction_origin(interaction, private=_private(job))
+        retry = await client.service.submit_retry(
+            job, user_id=str(interaction.user.id), origin=origin, n=_missing(job) or None
+        )
+        await client.delivery.launch(retry)
+
+
+def _missing(job: Job) -> int:
+    return max(0, job.spec.n - len(job.result_images)) if job.result_images else 0
+
+
 class RemixButton(JobButton, template=r"easel:(?:remix|edit):(?P<id>\d+)"):
     """Change the prompt, model or shape and run again (ids of old messages said "edit")."""
 
@@ -251,12 +269,16 @@ def result_view(
     else:
         items += [RetryButton(job.id), RemixButton(job.id)]
     if ok and not running:
+        items += [MissingButton(job.id)] if _missing(job) else []
         items += [FullResButton(job.id)] if full else []
         items.append(DeleteButton(job.id))
         if job.kind is JobKind.EDIT:
             items += [EditImageButton(job.id), SourceButton(job.id)]
         if job.result_images and job.session_id is None:
-            items.append(RefineButton(job.id))
+            # Threads need a server channel: in a DM or on a private result, refining goes on
+            # by replying to the result instead.
+            if job.origin.get("guild_id") and not job.origin.get("private"):
+                items.append(RefineButton(job.id))
         elif job.result_images:
             items += [RevertButton(job.id), BranchButton(job.id)]
     for item in items:
@@ -272,6 +294,7 @@ def mask_preview_view(draft: Job) -> discord.ui.View:
 
 BUTTONS = (
     RetryButton,
+    MissingButton,
     RemixButton,
     DeleteButton,
     CancelButton,

@@ -71,17 +71,14 @@ class Delivery:
         job = await self.bot.service.store.get_job(outcome.job_id)
         if job is None or not job.origin.get("channel_id"):
             return  # not a Discord job (the CLI)
-        warnings = outcome.result.warnings if outcome.result else ()
-        await self.deliver(job, outcome.error, warnings)
+        await self.deliver(job, outcome.error)
 
-    async def deliver(
-        self, job: Job, error: EaselError | None, warnings: tuple[str, ...] = ()
-    ) -> None:
+    async def deliver(self, job: Job, error: EaselError | None) -> None:
         store = self.bot.service.store
         if not await store.set_delivery(job.id, {"state": "posting", "at": time.time()}):
             return  # posted already, by this process before a restart or by another one
         try:
-            message = await self._post_outcome(job, error, warnings)
+            message = await self._post_outcome(job, error)
         except DeliveryError as exc:
             log.warning("job %s: could not deliver: %s", job.id, exc.user_message)
             await store.set_delivery(
@@ -126,9 +123,7 @@ class Delivery:
             error = None if job.status is JobStatus.DONE else EaselError(job.error_message)
             await self.deliver(job, error)
 
-    async def _post_outcome(
-        self, job: Job, error: EaselError | None, warnings: tuple[str, ...] = ()
-    ) -> discord.Message:
+    async def _post_outcome(self, job: Job, error: EaselError | None) -> discord.Message:
         if error is not None:
             payload = render.error_payload(job, error, view=self.view_for(job, ok=False))
             return await self._send(job, payload)
@@ -145,8 +140,8 @@ class Delivery:
                 version=version,
             )
             payload.view = self.view_for(job, ok=True, full=payload.reencoded)
-            if warnings:  # e.g. "⚠️ Only using the last 19 turns of this conversation."
-                payload.content = "\n".join(warnings)
+            if job.origin.get("warnings"):  # "⚠️ Only using the last 19 turns…", "2 of 3 images…"
+                payload.content = "\n".join(job.origin["warnings"])
             try:
                 return await self._send(job, payload)
             except discord.HTTPException as exc:

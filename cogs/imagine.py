@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS
+from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS, Catalog
 from bot.domain import ApiFamily, ImageSpec
 from bot.errors import EaselError
 from cogs import links
@@ -115,11 +115,15 @@ class Imagine(commands.Cog):
     async def model_autocomplete(
         self, interaction: discord.Interaction[EaselBot], current: str
     ) -> list[app_commands.Choice[str]]:
-        hits = self.bot.service.catalog.search(current)
-        return [
-            app_commands.Choice(name=f"{m.label} · {m.family.value}"[:100], value=m.id[:100])
-            for m in hits
-        ]
+        return model_choices(self.bot.service.catalog, current)
+
+
+def model_choices(catalog: Catalog, current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete for any model option: label and family, the id as the value."""
+    return [
+        app_commands.Choice(name=f"{m.label} · {m.family.value}"[:100], value=m.id[:100])
+        for m in catalog.search(current)
+    ]
 
 
 async def setup(bot: EaselBot) -> None:

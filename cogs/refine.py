@@ -15,6 +15,7 @@ from bot.domain import Session
 from bot.errors import EaselError, NotAllowed
 from bot.inputs import RawImage
 from cogs import links
+from cogs.imagine import model_choices
 from cogs.replies import error_kwargs, reply
 from cogs.threads import Threads, threads_of
 
@@ -90,14 +91,46 @@ class Refine(commands.Cog):
         return links.job_id_of(target, self.bot.user.id if self.bot.user else None)
 
     @app_commands.command(name="easel-thread", description="Settings of this refine thread")
-    @app_commands.describe(owner_only="Only the person who started the thread may refine in it")
+    @app_commands.describe(
+        model="The model later turns use (type to search)",
+        owner_only="Only the person who started the thread may refine in it",
+    )
     async def thread_settings(
-        self, interaction: discord.Interaction[Any], owner_only: bool
+        self,
+        interaction: discord.Interaction[Any],
+        model: str | None = None,
+        owner_only: bool | None = None,
     ) -> None:
-        channel = interaction.channel
+        session = await self._own_session(interaction)
         sessions = self.bot.service.sessions
+        if model is None and owner_only is None:
+            raise NotAllowed("Pick a model or the owner-only setting to change.")
+        if model is not None:
+            session = await sessions.set_model(session, model)
+            label = self.bot.service.catalog.get(session.model).label
+            # Said in the thread for everyone: the next turn behaves differently.
+            await interaction.response.send_message(
+                f"🔀 From now on this thread uses **{label}**.",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        if owner_only is not None:
+            await sessions.set_owner_only(session, owner_only)
+            await reply(
+                interaction,
+                "Only you can refine here now." if owner_only else "Everyone here can refine now.",
+            )
+
+    @thread_settings.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return model_choices(self.bot.service.catalog, current)
+
+    async def _own_session(self, interaction: discord.Interaction[Any]) -> Session:
+        """The thread's session, if the user may change it."""
+        channel = interaction.channel
         session = (
-            await sessions.for_thread(str(channel.id))
+            await self.bot.service.sessions.for_thread(str(channel.id))
             if isinstance(channel, discord.Thread)
             else None
         )
@@ -109,11 +142,7 @@ class Refine(commands.Cog):
                 "Only the person who started this thread (or someone with "
                 "Manage Threads) can change its settings."
             )
-        await sessions.set_owner_only(session, owner_only)
-        await reply(
-            interaction,
-            "Only you can refine here now." if owner_only else "Everyone here can refine now.",
-        )
+        return session
 
 
 async def setup(bot: EaselBot) -> None:

@@ -97,13 +97,17 @@ class JobTables(StoreBase):
         result_images: Sequence[str],
         result_text: str | None,
         cost: float | None,
+        origin: dict[str, Any] | None = None,
     ) -> Job:
-        """Mark an active job done with its images; a job cancelled meanwhile stays cancelled."""
+        """Mark an active job done with its images (and, if given, its origin with what the
+        user should be told); a job cancelled meanwhile stays cancelled."""
         values: dict[str, Any] = {
             "status": JobStatus.DONE.value,
             "result_text": result_text,
             "cost": cost,
         }
+        if origin is not None:
+            values["origin"] = origin
         outputs = [
             {"job_id": job_id, "role": "output", "position": i, "sha256": h}
             for i, h in enumerate(result_images)

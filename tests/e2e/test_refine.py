@@ -9,6 +9,7 @@ from tests.e2e.conftest import outcome
 from tests.fakes.router import Fault
 
 GEMINI = "vertex/google/gemini-3-pro-image-preview"
+GPT = "azure/openai/gpt-image-1"
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -22,9 +23,10 @@ def chat_bodies(router):
     return [r.body for r in router.requests if r.path.endswith("/chat/completions")]
 
 
-async def start_thread(fake, channel, user, prompt="a red barn", model=GEMINI):
+async def start_thread(fake, channel, user, prompt="a red barn", model=GEMINI, **options):
     result = await outcome(
-        fake, await fake.slash(user, channel, "imagine", {"prompt": prompt, "model": model})
+        fake,
+        await fake.slash(user, channel, "imagine", {"prompt": prompt, "model": model, **options}),
     )
     click = await fake.click(user, result, button(result, "refine"))
     await click.wait_followups(1, timeout=10)
@@ -99,9 +101,17 @@ async def test_failed_turn_keeps_the_session_clean(easel, world, router):
     assert texts == ["a red barn", "this works"]
 
 
+async def use_model(fake, thread, user, model):
+    """``/easel-thread model:`` in the thread; the switch is said there for everyone."""
+    switched = await fake.slash(user, thread, "easel-thread", {"model": model})
+    await switched.wait_ack(5)
+    return switched
+
+
 async def test_images_model_session_edits_the_latest_image(easel, world, router):
     fake, _guild, channel, alice, _bob = world
-    _result, thread = await start_thread(fake, channel, alice, model="azure/openai/gpt-image-1")
+    _result, thread = await start_thread(fake, channel, alice, model=GPT)
+    await use_model(fake, thread, alice, GPT)
     reply = await say(fake, thread, alice, "make it taller")
     assert reply.attachments
     assert router.requests[-1].path.endswith("/images/edits")
@@ -221,7 +231,8 @@ async def test_reply_to_an_earlier_version_edits_that_one(easel, world, router):
     import hashlib
 
     fake, _guild, channel, alice, _bob = world
-    _result, thread = await start_thread(fake, channel, alice, model="azure/openai/gpt-image-1")
+    _result, thread = await start_thread(fake, channel, alice, model=GPT)
+    await use_model(fake, thread, alice, GPT)
     v2 = await say(fake, thread, alice, "make it taller")
     await say(fake, thread, alice, "make it wider")
     await say(fake, thread, alice, "add a flag", reply_to=v2)

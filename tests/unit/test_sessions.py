@@ -153,7 +153,7 @@ async def test_chat_context_replays_the_transcript(store, sessions):
 
 
 async def test_chat_context_is_trimmed_with_a_warning(store, sessions):
-    sessions.budget = Budget(max_turns=3)
+    sessions.contexts.budget = Budget(max_turns=3)
     session = await sessions.open(PLACE, await finished_job(store, GEMINI, "a barn", 1))
     for seed in (2, 3, 4):
         await record(store, sessions, session.id, GEMINI, f"step {seed}", seed)

@@ -17,6 +17,7 @@ REGIONS = ("none", *masks.PRESETS)
 _MIB = 1024 * 1024
 _MENTION = re.compile(r"<@!?(\d+)>")
 _MASK_WORD = re.compile(r"\bmask\b", re.IGNORECASE)
+_MODEL_FLAG = re.compile(r"(?:^|\s)--model[ =](?P<name>\S+)")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,14 @@ def instruction(content: str, bot_id: int) -> str:
     return " ".join(
         _MENTION.sub(lambda m: "" if int(m[1]) == bot_id else m[0], content).split()
     ).strip()
+
+
+def split_model(text: str) -> tuple[str, str | None]:
+    """``"make it blue --model gemini"`` → ``("make it blue", "gemini")``: a reply's own choice."""
+    match = _MODEL_FLAG.search(text)
+    if match is None:
+        return text, None
+    return " ".join((text[: match.start()] + text[match.end() :]).split()), match["name"]
 
 
 def mentions(content: str, user_id: int) -> bool:

@@ -214,7 +214,12 @@ class EditImageButton(JobButton):
             raise NotFound("I can't see that message any more.")
         edit = interaction.client.get_cog("Edit")
         await interaction.response.send_modal(
-            EditImageModal(interaction.message, job.spec.model, edit.submit_form)
+            EditImageModal(
+                interaction.client.service.catalog,
+                interaction.message,
+                job.spec.model,
+                edit.submit_form,
+            )
         )
 
 

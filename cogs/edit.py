@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import edits, masks
+from bot import edits, masks, options
 from bot.domain import ImageSpec, Job
 from bot.errors import EaselError
 from cogs import links, render
@@ -68,7 +68,7 @@ class Edit(commands.Cog):
 
     async def edit_by_reply(self, message: discord.Message, target: discord.Message) -> None:
         assert self.bot.user is not None
-        text = edits.instruction(message.content, self.bot.user.id)
+        text, asked = edits.split_model(edits.instruction(message.content, self.bot.user.id))
         if not text:
             await message.reply(NO_INSTRUCTION, mention_author=False)
             return
@@ -84,9 +84,7 @@ class Edit(commands.Cog):
                 progress_message_id=str(progress.id),
                 **self.source_of(target, gathered),
             )
-            job = await self.submit(
-                text, gathered, self.bot.settings.edit_model, str(message.author.id), origin
-            )
+            job = await self.submit(text, gathered, asked, str(message.author.id), origin)
         except EaselError as exc:
             await progress.edit(content="", **await error_kwargs(self.bot, exc, prompt=text))
             return
@@ -112,9 +110,18 @@ class Edit(commands.Cog):
         return settings.get("replies") == "all"
 
     # -- shared by every way in ------------------------------------------------------------------
-    def spec(self, model_id: str) -> ImageSpec:
-        info = self.bot.service.catalog.get(model_id.strip() or self.bot.settings.edit_model)
-        return ImageSpec(model=info.id, input_fidelity="high" if info.input_fidelity else None)
+    async def spec(self, gathered: Gathered, asked: str | None) -> tuple[ImageSpec, list[str]]:
+        """The model asked for, else the one that made the replied-to result, else EDIT_MODEL."""
+        store, catalog = self.bot.service.store, self.bot.service.catalog
+        parent = await store.get_job(gathered.parent_job_id) if gathered.parent_job_id else None
+        model, notes = options.edit_model(
+            catalog,
+            self.bot.settings.edit_model,
+            made_by=parent.spec.model if parent else None,
+            asked=asked,
+        )
+        fidelity = "high" if model.input_fidelity else None
+        return ImageSpec(model=model.id, input_fidelity=fidelity), notes
 
     @staticmethod
     def source_of(target: discord.Message, gathered: Gathered) -> dict[str, Any]:
@@ -129,14 +136,17 @@ class Edit(commands.Cog):
         self,
         text: str,
         gathered: Gathered,
-        model_id: str,
+        asked: str | None,
         user_id: str,
         origin: dict[str, Any],
     ) -> Job:
+        spec, notes = await self.spec(gathered, asked)
+        if notes:
+            origin = {**origin, "notes": [*origin.get("notes", []), *notes]}
         return await self.bot.service.submit_edit(
             text,
             gathered.inputs,
-            self.spec(model_id),
+            spec,
             mask=gathered.mask,
             user_id=user_id,
             origin=origin,
@@ -172,7 +182,9 @@ class Edit(commands.Cog):
             )
             return
         await interaction.response.send_modal(
-            EditImageModal(message, self.bot.settings.edit_model, self.submit_form)
+            EditImageModal(
+                self.bot.service.catalog, message, await self._made_by(message), self.submit_form
+            )
         )
 
     async def submit_form(
@@ -187,7 +199,7 @@ class Edit(commands.Cog):
             interaction, private=form.preview, **self.source_of(target, gathered)
         )
         job = await self.submit(
-            form.instruction, gathered, form.model, str(interaction.user.id), origin
+            form.instruction, gathered, form.model or None, str(interaction.user.id), origin
         )
         if form.preview:
             # A draft: stored with its inputs and mask, but nothing runs until Go ahead.
@@ -195,6 +207,11 @@ class Edit(commands.Cog):
             await interaction.edit_original_response(**await self.preview_kwargs(job))
             return
         await self.bot.delivery.launch(job)
+
+    async def _made_by(self, message: discord.Message) -> str:
+        """The form's first choice: the model behind an Easel result, else EDIT_MODEL."""
+        parent = await self.sources.parent_job(message)
+        return parent.spec.model if parent else self.bot.settings.edit_model
 
     # -- settings --------------------------------------------------------------------------------
     @app_commands.command(name="easel-settings", description="Easel's settings for this channel")

@@ -10,8 +10,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS, Catalog
-from bot.domain import ApiFamily, ImageSpec
 from bot.errors import EaselError
+from bot.options import spec_for
 from cogs import links
 from cogs.replies import send_error
 
@@ -19,16 +19,6 @@ if TYPE_CHECKING:
     from bot.app import EaselBot
 
 log = logging.getLogger(__name__)
-
-# Images models take three sizes; an aspect ratio picks the nearest.
-LANDSCAPE, PORTRAIT, SQUARE = "1536x1024", "1024x1536", "1024x1024"
-
-
-def size_for_aspect(aspect: str | None) -> str | None:
-    if aspect is None:
-        return None
-    width, height = (int(x) for x in aspect.split(":"))
-    return SQUARE if width == height else LANDSCAPE if width > height else PORTRAIT
 
 
 def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
@@ -75,12 +65,18 @@ class Imagine(commands.Cog):
         # Acknowledge first: Discord allows 3 seconds, the store and the router take longer.
         await interaction.response.defer(thinking=True, ephemeral=private)
         service = self.bot.service
-        spec = self.spec(
-            model or self.bot.settings.imagine_model, aspect, resolution, quality, count, format
+        chosen = service.catalog.get(model or self.bot.settings.imagine_model)
+        spec, notes = spec_for(
+            chosen,
+            n=count,
+            aspect=aspect,
+            resolution=resolution,
+            quality=quality,
+            output_format=format,
         )
         # A private result can't carry a public thread.
         origin = links.interaction_origin(
-            interaction, private=private, open_thread=thread and not private
+            interaction, private=private, open_thread=thread and not private, notes=notes
         )
         try:
             job = await service.submit_imagine(
@@ -90,26 +86,6 @@ class Imagine(commands.Cog):
             await send_error(interaction, exc, prompt=prompt)
             return
         await self.bot.delivery.launch(job)
-
-    def spec(
-        self,
-        model_id: str,
-        aspect: str | None,
-        resolution: str | None,
-        quality: str | None,
-        count: int,
-        output_format: str | None,
-    ) -> ImageSpec:
-        info = self.bot.service.catalog.get(model_id)
-        if info.family is ApiFamily.CHAT:
-            return ImageSpec(model=info.id, n=count, aspect_ratio=aspect, resolution=resolution)
-        return ImageSpec(
-            model=info.id,
-            n=count,
-            size=size_for_aspect(aspect),
-            quality=quality,
-            output_format=output_format,
-        )
 
     @imagine.autocomplete("model")
     async def model_autocomplete(

@@ -38,12 +38,13 @@ class RemixModal(EaselModal):
         spec = job.spec
         chat = catalog.get(spec.model).family is ApiFamily.CHAT
         self.prompt = _text("Prompt", job.prompt[:4000], 4000, paragraph=True, required=True)
-        self.model = _text("Model", spec.model, 200, required=True)
+        self.model = model_select(catalog, spec.model)
         self.shape = _text("Aspect ratio or size", (spec.aspect_ratio if chat else spec.size), 20)
         self.shape.placeholder = "16:9, 1:1 … or 1536x1024"
         self.tier = _text("Resolution (1K/2K/4K) or quality", spec.resolution or spec.quality, 10)
         self.count = _text("Number of images (1-10)", str(spec.n), 2, required=True)
-        for item in (self.prompt, self.model, self.shape, self.tier, self.count):
+        model = discord.ui.Label(text="Model", component=self.model)  # a select needs a Label
+        for item in (self.prompt, model, self.shape, self.tier, self.count):
             self.add_item(item)
 
     def prompt_text(self) -> str | None:
@@ -55,7 +56,7 @@ class RemixModal(EaselModal):
         await interaction.response.defer(thinking=True, ephemeral=private)
         spec = spec_from_text(
             self.catalog,
-            self.model.value.strip(),
+            (self.model.values or [self.job.spec.model])[0],
             self.shape.value.strip(),
             self.tier.value.strip(),
             self.count.value.strip(),
@@ -69,6 +70,28 @@ class RemixModal(EaselModal):
             user_id=str(interaction.user.id),
         )
         await client.delivery.launch(job)
+
+
+def model_select(catalog: Catalog, current: str) -> discord.ui.Select[Any]:
+    """The models to choose from (Discord shows 25 at most), the current one chosen."""
+    models = list(catalog)
+    chosen = [m for m in models if m.id == current]
+    models = (chosen + [m for m in models if m.id != current])[:25]
+    return discord.ui.Select(
+        custom_id="model",
+        required=False,
+        min_values=0,
+        max_values=1,
+        options=[
+            discord.SelectOption(
+                label=m.label[:100],
+                value=m.id[:100],
+                description=f"{m.family.value} API"[:100],
+                default=m.id == current,
+            )
+            for m in models
+        ],
+    )
 
 
 def _text(
@@ -124,17 +147,18 @@ FormHandler = Callable[[discord.Interaction[Any], discord.Message, EditForm], Aw
 class EditImageModal(EaselModal):
     """Instruction, model, optional mask file or region, and whether to preview the mask."""
 
-    def __init__(self, target: discord.Message, model: str, handler: FormHandler) -> None:
+    def __init__(
+        self, catalog: Catalog, target: discord.Message, model: str, handler: FormHandler
+    ) -> None:
         super().__init__(title="Edit image", timeout=None, custom_id=f"easel:editform:{target.id}")
         self.target, self.handler = target, handler
         self.instruction: discord.ui.TextInput[Any] = discord.ui.TextInput(
             custom_id="instruction", style=discord.TextStyle.paragraph, max_length=4000
         )
-        self.model: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            custom_id="model", default=model, max_length=200
-        )
+        self.model = model_select(catalog, model)
+        # Explicit bounds: Discord reads a missing min_values as 1, which would make it required.
         self.mask: discord.ui.FileUpload[Any] = discord.ui.FileUpload(
-            custom_id="mask", required=False, max_values=1
+            custom_id="mask", required=False, min_values=0, max_values=1
         )
         self.region: discord.ui.Select[Any] = discord.ui.Select(
             custom_id="region",
@@ -165,7 +189,7 @@ class EditImageModal(EaselModal):
         uploads = self.mask.values
         form = EditForm(
             instruction=self.instruction.value,
-            model=self.model.value,
+            model=self.model.values[0] if self.model.values else "",
             mask=uploads[0] if uploads else None,
             region=self.region.values[0] if self.region.values else "none",
             preview=self.preview.values == ["yes"],

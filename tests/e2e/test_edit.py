@@ -302,7 +302,7 @@ async def test_chat_model_gets_image_url_parts(ready, world, router):
     photo = png()
     post = await fake.post_message(alice, channel, "x", attachments=[("p.png", photo)])
     handle = await open_and_submit(
-        fake, alice, post, {"instruction": "watercolour", "model": GEMINI}
+        fake, alice, post, {"instruction": "watercolour", "model": [GEMINI]}
     )
     result = await outcome(fake, handle)
     assert result.attachments, result.embeds
@@ -322,7 +322,7 @@ async def test_model_with_fewer_inputs_says_so(ready, world, router):
         fake,
         alice,
         post,
-        {"instruction": "merge", "model": "vertex/google/gemini-2.5-flash-image-preview"},
+        {"instruction": "merge", "model": ["vertex/google/gemini-2.5-flash-image-preview"]},
     )
     answer = await outcome(fake, handle)
     assert "at most 3 input images; you gave 4" in answer.embeds[0]["description"]

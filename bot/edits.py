@@ -24,7 +24,9 @@ _MODEL_FLAG = re.compile(r"(?:^|\s)--model[ =](?P<name>\S+)")
 class ImageRef:
     """An image somewhere in a message, not yet downloaded."""
 
-    key: str  # stable across re-fetches of the message: attachment id or "embed:<n>"
+    # Stable across re-fetches: "<message id>:" + attachment id or "embed:<n>", with "fwd<n>:"
+    # before that for the images of a forwarded copy.
+    key: str
     name: str
     url: str
     size: int | None = None  # bytes, when Discord says

@@ -55,6 +55,8 @@ class Edit(commands.Cog):
         me = self.bot.user
         if me is None or message.reference is None:
             return
+        if message.reference.type is discord.MessageReferenceType.forward:
+            return  # a copy of a message, not a reply to it: it asks for nothing
         target = await self._replied_to(message)
         if target is None:
             return

@@ -1,6 +1,6 @@
-"""Images in Discord messages: found in attachments and embeds, downloaded from Discord's CDN
-only, size-checked before and capped during the download, with one re-fetch of the message
-when a signed link has expired."""
+"""Images in Discord messages: found in attachments and embeds, a forwarded message's copies
+too, downloaded from Discord's CDN only, size-checked before and capped during the download,
+with one re-fetch of the message when a signed link has expired."""
 
 from __future__ import annotations
 
@@ -48,22 +48,38 @@ def cdn_hosts(api_base: str | None) -> frozenset[str]:
 
 
 def image_refs(message: discord.Message, hosts: frozenset[str]) -> list[ImageRef]:
-    """Image attachments, then embed images that are not those same attachments."""
-    refs, seen = [], set()
-    for attachment in message.attachments:
+    """Image attachments, then embed images that are not those same attachments; then the same
+    for each forwarded copy, keyed under the forwarding message, the one a re-fetch can renew."""
+    refs: list[ImageRef] = []
+    seen: set[str] = set()
+    _add_refs(refs, seen, str(message.id), message.attachments, message.embeds, hosts)
+    for number, snapshot in enumerate(message.message_snapshots):
+        prefix = f"{message.id}:fwd{number}"
+        _add_refs(refs, seen, prefix, snapshot.attachments, snapshot.embeds, hosts)
+    return refs
+
+
+def _add_refs(
+    refs: list[ImageRef],
+    seen: set[str],
+    prefix: str,
+    attachments: Sequence[discord.Attachment],
+    embeds: Sequence[discord.Embed],
+    hosts: frozenset[str],
+) -> None:
+    for attachment in attachments:
         if edits.is_image_file(attachment.filename, attachment.content_type):
-            key = f"{message.id}:{attachment.id}"
+            key = f"{prefix}:{attachment.id}"
             refs.append(ImageRef(key, attachment.filename, attachment.url, attachment.size))
             seen.add(_media_path(attachment.url))
-    for index, embed in enumerate(message.embeds):
+    for index, embed in enumerate(embeds):
         candidates = (embed.image.url, embed.image.proxy_url)
         url = next((u for u in candidates if u and urlsplit(u).netloc in hosts), None)
         if url is None or _media_path(url) in seen:
             continue
         seen.add(_media_path(url))
         name = unquote(PurePosixPath(urlsplit(url).path).name) or f"embed-{index + 1}.png"
-        refs.append(ImageRef(f"{message.id}:embed:{index}", name, url))
-    return refs
+        refs.append(ImageRef(f"{prefix}:embed:{index}", name, url))
 
 
 def _media_path(url: str) -> str:

@@ -199,6 +199,31 @@ async def test_reply_to_a_message_without_image_or_instruction(ready, world, rou
     assert not edits_to(router)
 
 
+async def test_reply_to_a_forwarded_image(ready, world, router):
+    fake, _guild, channel, alice, bob = world
+    photo = png(colour="teal")
+    post = await fake.post_message(alice, channel, "mine", attachments=[("teal.png", photo)])
+    forward = await fake.forward(bob, post, channel)
+    await silence(fake, channel, forward)  # a forward is not a reply: it asks for nothing
+    mine = await fake.post_message(alice, channel, "add a moon", reply_to=forward, mention_bot=True)
+    result = await answer_to(fake, mine)
+    assert result.attachments and "add a moon" in result.embeds[0]["description"]
+    [request] = edits_to(router)
+    assert request.body["prompt"] == "add a moon"
+    assert [p["sha256"] for p in inputs_of(request)] == [sha(photo)]
+    await ready.idle()
+    [job] = await ready.store.jobs_with_status(JobStatus.DONE)
+    assert job.kind is JobKind.EDIT and job.origin["source_message"] == str(forward.id)
+
+
+async def test_forwarding_an_easel_result_is_not_a_request(ready, world, router):
+    fake, _guild, channel, alice, bob = world
+    first = await outcome(fake, await fake.slash(alice, channel, "imagine", {"prompt": "an owl"}))
+    forward = await fake.forward(bob, first, channel)
+    await silence(fake, channel, forward)
+    assert not edits_to(router)
+
+
 # -- Apps → Edit image ------------------------------------------------------------------------
 
 
@@ -228,6 +253,19 @@ async def test_context_menu_with_typed_instruction_and_uploaded_mask(ready, worl
     assert sha(stored) == request.body["mask"]["sha256"]
     with Image.open(io.BytesIO(stored)) as im:
         assert im.getchannel("A").getextrema() == (0, 0)  # all white: edit everywhere
+
+
+async def test_context_menu_on_a_forwarded_message(ready, world, router):
+    fake, guild, channel, alice, bob = world
+    elsewhere = fake.create_channel(guild, "elsewhere")
+    photo = png(72, 40, "navy")
+    post = await fake.post_message(bob, elsewhere, "src", attachments=[("navy.png", photo)])
+    forward = await fake.forward(bob, post, channel)
+    handle = await open_and_submit(fake, alice, forward, {"instruction": "stars"})
+    result = await outcome(fake, handle)
+    assert result.attachments and "stars" in result.embeds[0]["description"]
+    [request] = edits_to(router)
+    assert [p["sha256"] for p in inputs_of(request)] == [sha(photo)]
 
 
 REGION_PROBES = {  # (point inside the edit area, point kept) on an 80x60 image
@@ -408,6 +446,22 @@ async def test_expired_cdn_link_is_renewed_by_fetching_the_message(ready, world,
     result = await outcome(fake, handle)
     assert result.attachments, result.embeds
     assert len(fake.requests_to(f"/messages/{post.id}", "GET")) == fetches + 1
+    assert [p["sha256"] for p in inputs_of(edits_to(router)[-1])] == [sha(photo)]
+
+
+async def test_expired_link_in_a_forward_is_renewed_from_the_forward(ready, world, router):
+    fake, _guild, channel, alice, bob = world
+    photo = png(colour="olive")
+    post = await fake.post_message(alice, channel, "x", attachments=[("o.png", photo)])
+    forward = await fake.forward(bob, post, channel)
+    opened = await fake.message_command(alice, forward, "Edit image")
+    await opened.wait_modal()
+    fake.advance_time(25 * 3600)
+    fetches = len(fake.requests_to(f"/messages/{forward.id}", "GET"))
+    handle = await fake.submit_modal(alice, opened, {"instruction": "dusk"})
+    result = await outcome(fake, handle)
+    assert result.attachments, result.embeds
+    assert len(fake.requests_to(f"/messages/{forward.id}", "GET")) == fetches + 1
     assert [p["sha256"] for p in inputs_of(edits_to(router)[-1])] == [sha(photo)]
 
 

@@ -98,6 +98,7 @@ class TinyBot(discord.Client):
         super().__init__(intents=intents, guild_ready_timeout=0.05)
         self.tree = app_commands.CommandTree(self)
         self.seen: list[tuple[str, int]] = []
+        self.forwards: list[discord.Message] = []
         self.failures: list[Exception] = []
         self.release = asyncio.Event()
         add_commands(self)
@@ -110,6 +111,9 @@ class TinyBot(discord.Client):
         if message.author == self.user:
             return
         self.seen.append((message.content, len(message.attachments)))
+        if message.message_snapshots:
+            self.forwards.append(message)
+            return
         if message.reference and message.attachments:
             files = [await a.to_file() for a in message.attachments]
             await message.reply(f"got {len(files)}: {message.content}", files=files)
@@ -338,6 +342,40 @@ async def test_without_message_content_only_mentions_are_readable(fake, place):
         await fake.post_message(place.alice, fake.dm_channel(place.alice), "a secret")
         await fake.world.wait_until(lambda: len(client.seen) == 3, 5, "three messages seen")
     assert client.seen == [("", 0), (f"<@{fake.bot_user.id}> hi bot", 0), ("a secret", 0)]
+
+
+async def test_forward_carries_a_frozen_copy_of_the_message(fake, place, bot):
+    other = fake.create_channel(place.guild, "elsewhere")
+    data = png(6, 6)
+    original = await fake.post_message(
+        place.alice, place.channel, "look", attachments=[("a.png", data)]
+    )
+    forward = await fake.forward(place.alice, original, other)
+    await fake.edit_message(original, "changed later")
+    [seen] = await fake.world.wait_until(lambda: bot.forwards or None, 5, "the forward")
+    ref = seen.reference
+    assert ref.type is discord.MessageReferenceType.forward and ref.message_id == original.id
+    assert ref.channel_id == place.channel.id and ref.resolved is None
+    assert seen.flags.forwarded and seen.content == "" and not seen.attachments
+    [copy] = seen.message_snapshots
+    assert copy.content == "look" and copy.attachments[0].filename == "a.png"
+    assert await copy.attachments[0].read() == data
+    fake.advance_time(60)
+    fetched = await bot.get_channel(other.id).fetch_message(forward.id)
+    [again] = fetched.message_snapshots
+    assert again.content == "look"  # a snapshot: later edits don't reach it
+    assert again.attachments[0].url != copy.attachments[0].url  # signed afresh on every fetch
+
+
+async def test_without_message_content_a_forward_has_an_empty_copy(fake, place):
+    async with running(fake, TinyBot(message_content=False)) as client:
+        original = await fake.post_message(
+            place.alice, place.channel, "look", attachments=[("a.png", png())]
+        )
+        await fake.forward(place.alice, original, place.channel)
+        [seen] = await fake.world.wait_until(lambda: client.forwards or None, 5, "the forward")
+    [copy] = seen.message_snapshots
+    assert copy.content == "" and not copy.attachments
 
 
 async def test_thread_from_message_and_refining_inside_it(fake, place, bot):

@@ -59,14 +59,16 @@ Interactions (each returns an ``InteractionHandle``)
 Messages and threads
     ``await post_message(user, channel, "text", attachments=[(name, bytes[, alt])],
     reply_to=msg, mention_bot=True, ping_reply=True, embeds=[…])``;
-    ``await edit_message(msg, text)``, ``await delete_message(msg)``; ``messages(channel)``
-    (oldest first, no ephemerals); ``message(id)``; ``await wait_for_message(channel,
-    predicate=None (by the bot), after=msg)``; ``threads(channel, archived=None)``;
-    ``await start_thread(user, message, name)``; ``await archive_thread(thread,
-    locked=False)``; ``await unarchive_thread(thread)``.
+    ``await forward(user, msg, to_channel)`` (a FORWARD reference, the copy in
+    ``message_snapshots``); ``await edit_message(msg, text)``, ``await delete_message(msg)``;
+    ``messages(channel)`` (oldest first, no ephemerals); ``message(id)``; ``await
+    wait_for_message(channel, predicate=None (by the bot), after=msg)``; ``threads(channel,
+    archived=None)``; ``await start_thread(user, message, name)``; ``await
+    archive_thread(thread, locked=False)``; ``await unarchive_thread(thread)``.
     ``model.Message`` has ``content, embeds, components, attachments, flags, edits`` (earlier
-    versions), ``reference``, ``thread_id``, ``reactions``, ``custom_ids()``,
-    ``component(id)``, ``embed_image(i)`` (the attachment behind ``attachment://``);
+    versions), ``reference``, ``snapshots`` (a forward's copies), ``thread_id``, ``reactions``,
+    ``custom_ids()``, ``component(id)``, ``embed_image(i)`` (the attachment behind
+    ``attachment://``);
     ``model.Attachment`` has ``filename, data, size, content_type, description, width,
     height``. Threads are ``model.Channel`` objects with ``parent_id``.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,7 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .cdn import image_size, sniff_content_type
-from .model import EPHEMERAL, LOADING, SUPPRESS_EMBEDS, Attachment, Channel, Message, User
+from .model import (
+    EPHEMERAL,
+    FORWARD,
+    HAS_SNAPSHOT,
+    LOADING,
+    SUPPRESS_EMBEDS,
+    Attachment,
+    Channel,
+    Message,
+    User,
+)
 
 if TYPE_CHECKING:
     from .state import World
@@ -188,6 +199,38 @@ def new_message(
         world, channel.id, body, [], ephemeral=bool(flags & EPHEMERAL)
     )
     return message
+
+
+def new_forward(world: World, *, author: User, channel: Channel, original: Message) -> Message:
+    """A forward of ``original`` into ``channel`` (not yet added): nothing of its own but a
+    FORWARD reference and a copy of the original as it is now, which later edits don't touch."""
+    frozen = dataclasses.replace(
+        original,
+        embeds=copy.deepcopy(original.embeds),
+        components=copy.deepcopy(original.components),
+        attachments=list(original.attachments),  # the same files, so the same CDN paths
+        mention_ids=list(original.mention_ids),
+        mention_role_ids=list(original.mention_role_ids),
+        reference=None,
+        thread_id=None,
+        reactions={},
+        edits=[],
+    )
+    return Message(
+        id=world.ids.next(),
+        channel_id=channel.id,
+        guild_id=channel.guild_id,
+        author=author,
+        timestamp=world.clock.now(),
+        flags=HAS_SNAPSHOT,
+        reference={
+            "type": FORWARD,
+            "message_id": str(original.id),
+            "channel_id": str(original.channel_id),
+            "guild_id": _opt_str(original.guild_id),
+        },
+        snapshots=[frozen],
+    )
 
 
 def apply_edit(world: World, message: Message, body: Body) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import errors
 from .builders import base_payload, command_data, component_data, context_menu_data
-from .compose import Body, Upload, apply_edit, new_message
+from .compose import Body, Upload, apply_edit, new_forward, new_message
 from .interactions import AUTOCOMPLETE, COMMAND, COMPONENT, MODAL_SUBMIT, InteractionHandle
 from .modals import FileSpec, modal_submit_data
 from .model import PUBLIC_THREAD, Channel, Command, Message, User
@@ -226,6 +226,22 @@ class FakeDiscord(FakeServer):
         self.world.publish_created(message)
         await self.gateway.flush()
         return message
+
+    async def forward(self, user: User, message: Message, to_channel: Channel) -> Message:
+        """``user`` forwards ``message`` to ``to_channel``: a new message carrying a FORWARD
+        reference and a copy of ``message`` in ``message_snapshots``."""
+        source = self.world.channels[message.channel_id]
+        guild = self.world.guild_of(source)
+        if guild is not None:
+            perms = channel_permissions(guild, source, user.id)
+            assert perms & Perm.VIEW_CHANNEL, f"{user.name} cannot see #{source.name}"
+        assert not (message.deleted or message.ephemeral), "only visible messages are forwarded"
+        assert not message.snapshots, "forwarding a forward is not modelled"
+        self._check_can_post(user, to_channel, bool(message.attachments))
+        forward = new_forward(self.world, author=user, channel=to_channel, original=message)
+        self.world.publish_created(forward)
+        await self.gateway.flush()
+        return forward
 
     async def edit_message(self, message: Message, content: str) -> Message:
         """The author edits their message (MESSAGE_UPDATE)."""

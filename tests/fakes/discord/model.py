@@ -17,7 +17,10 @@ EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 HAS_THREAD = 1 << 5
 SUPPRESS_EMBEDS = 1 << 2
+HAS_SNAPSHOT = 1 << 14  # a forward (discord.py's MessageFlags.forwarded)
 COMPONENTS_V2 = 1 << 15
+
+FORWARD = 1  # message_reference.type; replies are 0
 
 TEXT_CHANNEL = 0
 DM_CHANNEL = 1
@@ -203,6 +206,7 @@ class Message:
     tts: bool = False
     reactions: dict[str, set[int]] = field(default_factory=dict)
     edits: list[dict[str, Any]] = field(default_factory=list)
+    snapshots: list[Message] = field(default_factory=list)  # a forward's frozen copies
     deleted: bool = False
 
     @property

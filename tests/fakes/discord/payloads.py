@@ -12,6 +12,19 @@ if TYPE_CHECKING:
     from .state import World
 
 ATTACHMENT_SCHEME = "attachment://"
+# What a forward's copy of a message keeps: no id, author or channel.
+SNAPSHOT_FIELDS = (
+    "type",
+    "content",
+    "embeds",
+    "attachments",
+    "timestamp",
+    "edited_timestamp",
+    "flags",
+    "mentions",
+    "mention_roles",
+    "components",
+)
 
 
 def user_payload(user: User) -> dict[str, Any]:
@@ -267,11 +280,18 @@ class Renderer:
             payload["nonce"] = message.nonce
         if message.reference is not None:
             payload["message_reference"] = dict(message.reference)
-            if not nested:
+            # Only replies carry the message itself; a forward carries its copies instead.
+            if not nested and not message.snapshots:
                 payload["referenced_message"] = self._referenced(message)
+        if message.snapshots:
+            payload["message_snapshots"] = [self._snapshot(s) for s in message.snapshots]
         if message.thread_id is not None and message.thread_id in self.world.channels:
             payload["thread"] = self.channel(self.world.channels[message.thread_id])
         return payload
+
+    def _snapshot(self, frozen: Message) -> dict[str, Any]:
+        rendered = self.message(frozen, nested=True)  # attachment URLs signed afresh, as on Discord
+        return {"message": {key: rendered[key] for key in SNAPSHOT_FIELDS}}
 
     def _referenced(self, message: Message) -> dict[str, Any] | None:
         target = self.world.messages.get(message.referenced_id or 0)

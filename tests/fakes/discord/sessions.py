@@ -133,14 +133,23 @@ class Session:
         own = message.get("author", {}).get("id") == str(self.bot_id)
         if own or mentioned or guild_id is None:
             return message
-        stripped = copy.copy(message)
-        for key in _CONTENT_FIELDS:
-            if key in stripped:
-                stripped[key] = "" if key == "content" else []
+        stripped = _blank(message)
         stripped.pop("poll", None)
         if stripped.get("referenced_message"):
             stripped["referenced_message"] = self._strip(stripped["referenced_message"], guild_id)
+        if stripped.get("message_snapshots"):  # a forward's copies are content too
+            stripped["message_snapshots"] = [
+                {"message": _blank(s["message"])} for s in stripped["message_snapshots"]
+            ]
         return stripped
+
+
+def _blank(message: dict[str, Any]) -> dict[str, Any]:
+    blanked = copy.copy(message)
+    for key in _CONTENT_FIELDS:
+        if key in blanked:
+            blanked[key] = "" if key == "content" else []
+    return blanked
 
 
 def application_flags(privileged_intents: int) -> int:

@@ -13,21 +13,39 @@ import logging
 import time
 from typing import Any
 
+import aiohttp
 import discord
 
-from bot.app import EaselBot, missing_permissions
+from bot.app import EaselBot
 from bot.domain import Job, JobStatus
 from bot.errors import DeliveryError, EaselError
 from bot.jobs import Outcome
 from cogs import links, render
 from cogs.buttons import result_view
+from cogs.posting import Poster
 from cogs.threads import threads_of
 
 log = logging.getLogger(__name__)
 
-TOKEN_LIFETIME = 15 * 60 - 30  # a margin before Discord's 15 minutes
 PROGRESS_EVERY = 5.0  # seconds between progress edits, well inside Discord's webhook limits
-EXPIRED_CODES = {10015, 10062, 50027}  # unknown webhook, unknown interaction, invalid token
+# Posting again while Discord is down: 5 s, 10 s, … at most a minute apart, for an hour.
+RETRY_FIRST, RETRY_CAP, RETRY_DEADLINE = 5.0, 60.0, 3600.0
+# What discord.py raises once its own retries are spent: Discord, or the way to it, is down.
+TRANSIENT = (discord.DiscordServerError, aiohttp.ClientError, OSError, TimeoutError)
+
+
+def unshowable(exc: BaseException) -> EaselError:
+    """Why a stored result can't be shown, in words the requester can act on."""
+    if isinstance(exc, EaselError):
+        return EaselError(f"I made your image but can't show it: {exc.user_message} Press Retry.")
+    return EaselError("I made your image but can't show it. Press Retry to make it again.")
+
+
+def _error_of(job: Job) -> EaselError | None:
+    if job.status is JobStatus.DONE:
+        retrying = (job.delivery or {}).get("error")
+        return EaselError(retrying) if retrying else None
+    return EaselError(job.error_message)
 
 
 class Delivery:
@@ -35,7 +53,9 @@ class Delivery:
 
     def __init__(self, bot: EaselBot) -> None:
         self.bot = bot
+        self.poster = Poster(bot)
         self._tickers: dict[int, asyncio.Task[None]] = {}
+        self._retries: dict[int, asyncio.Task[None]] = {}
         bot.queue.on_finished(self.finished)
 
     # -- while the job waits and runs ---------------------------------------------------------
@@ -59,7 +79,7 @@ class Delivery:
             if text != shown:
                 shown = text
                 with contextlib.suppress(discord.HTTPException):
-                    await self._edit_progress(job, content=text, view=view)
+                    await self.poster.edit_progress(job, content=text, view=view)
             await asyncio.sleep(PROGRESS_EVERY if started else 1.0)
 
     # -- when it ends -------------------------------------------------------------------------
@@ -74,29 +94,82 @@ class Delivery:
         await self.deliver(job, outcome.error)
 
     async def deliver(self, job: Job, error: EaselError | None) -> None:
-        store = self.bot.service.store
-        if not await store.set_delivery(job.id, {"state": "posting", "at": time.time()}):
-            return  # posted already, by this process before a restart or by another one
+        """Post the outcome once; the compare-and-set makes any other caller stand back."""
+        claim = {"state": "posting", "at": time.time(), "since": time.time()}
+        if await self.bot.service.store.set_delivery(job.id, claim):
+            await self._attempt(job, error, claim)
+
+    async def _attempt(self, job: Job, error: EaselError | None, state: dict[str, Any]) -> None:
+        """One try at posting; whatever goes wrong ends in a post, a retry later, or a DM."""
         try:
             message = await self._post_outcome(job, error)
-        except DeliveryError as exc:
-            log.warning("job %s: could not deliver: %s", job.id, exc.user_message)
-            await store.set_delivery(
-                job.id, {"state": "failed", "reason": exc.user_message}, only_if_unset=False
-            )
-            await self._tell_requester(job, exc.user_message)
-            return
-        await store.set_delivery(
-            job.id,
-            {
-                "state": "posted",
-                "channel_id": str(message.channel.id),
-                "message_id": str(message.id),
-            },
-            only_if_unset=False,
+        except DeliveryError as exc:  # Discord said no for good: permissions, size
+            await self._give_up(job, exc.user_message)
+        except TRANSIENT as exc:
+            await self._later(job, error, state, exc)
+        except Exception as exc:
+            if error is not None:
+                log.exception("job %s: could not post its error", job.id)
+                await self._give_up(job, "Something went wrong on our side while posting.")
+                return
+            # The result can't be shown (its file is gone or damaged, it won't fit): say so,
+            # with Retry, rather than leave "thinking…" forever.
+            log.warning("job %s: could not post its result: %r", job.id, exc)
+            await self._attempt(job, unshowable(exc), state)
+        else:
+            await self._posted(job, error, message)
+
+    async def _posted(self, job: Job, error: EaselError | None, message: discord.Message) -> None:
+        place = {"channel_id": str(message.channel.id), "message_id": str(message.id)}
+        await self.bot.service.store.set_delivery(
+            job.id, {"state": "posted", **place}, only_if_unset=False
         )
         if error is None and job.origin.get("open_thread"):
             await self._open_thread(job, message.channel.id, message.id)
+
+    async def _give_up(self, job: Job, reason: str) -> None:
+        log.warning("job %s: could not deliver: %s", job.id, reason)
+        await self.bot.service.store.set_delivery(
+            job.id, {"state": "failed", "reason": reason}, only_if_unset=False
+        )
+        await self.poster.tell_requester(job, reason)
+
+    async def _later(
+        self, job: Job, error: EaselError | None, state: dict[str, Any], exc: BaseException
+    ) -> None:
+        """Discord is down or slow: try again with backoff, across restarts, until the deadline."""
+        attempts = int(state.get("attempts", 0)) + 1
+        since = float(state.get("since") or time.time())
+        if time.time() - since > RETRY_DEADLINE:
+            await self._give_up(job, "Discord was unreachable for too long.")
+            return
+        delay = min(RETRY_CAP, RETRY_FIRST * 2 ** (attempts - 1))
+        log.warning("job %s: Discord failed (%r); posting again in %.0f s", job.id, exc, delay)
+        waiting = {
+            "state": "retrying",
+            "attempts": attempts,
+            "since": since,
+            "next_at": time.time() + delay,
+            "error": error.user_message if error else None,
+        }
+        await self.bot.service.store.set_delivery(job.id, waiting, only_if_unset=False)
+        self._schedule(job.id, delay)
+
+    def _schedule(self, job_id: int, delay: float) -> None:
+        task = asyncio.create_task(self._retry(job_id, delay), name=f"redeliver-{job_id}")
+        self._retries[job_id] = task
+        task.add_done_callback(lambda _t: self._retries.pop(job_id, None))
+
+    async def _retry(self, job_id: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        store = self.bot.service.store
+        job = await store.get_job(job_id)
+        state = dict(job.delivery or {}) if job else {}
+        if job is None or state.get("state") != "retrying":
+            return
+        claimed = {**state, "state": "posting", "at": time.time()}
+        if await store.set_delivery(job.id, claimed, only_if_state="retrying"):
+            await self._attempt(job, _error_of(job), claimed)
 
     async def _open_thread(self, job: Job, channel_id: int, message_id: int) -> None:
         """``/imagine thread:true``: a refine thread from the posted result."""
@@ -110,23 +183,26 @@ class Delivery:
             log.warning("job %s: could not open a thread: %s", job.id, exc)
 
     async def resume(self) -> None:
-        """Post results that finished before a restart but were never (or half) posted."""
+        """Post what finished before a restart but was never (or half) posted, newest first;
+        deliveries waiting for Discord to come back are scheduled again."""
         store = self.bot.service.store
-        for job in await store.jobs_with_status(JobStatus.DONE, JobStatus.FAILED):
-            state = (job.delivery or {}).get("state")
-            if not job.origin.get("channel_id") or state in ("posted", "failed"):
+        for job in await store.undelivered_jobs():
+            state = dict(job.delivery or {})
+            if not job.origin.get("channel_id"):
                 continue
-            if state == "posting" and await self._already_posted(job):
+            if state.get("state") == "retrying":
+                self._schedule(job.id, max(0.0, float(state.get("next_at", 0)) - time.time()))
                 continue
-            if state == "posting":
+            if state.get("state") == "posting" and await self.poster.already_posted(job):
+                continue
+            if state.get("state") == "posting":
                 await store.set_delivery(job.id, {}, only_if_unset=False)
-            error = None if job.status is JobStatus.DONE else EaselError(job.error_message)
-            await self.deliver(job, error)
+            await self.deliver(job, _error_of(job))
 
     async def _post_outcome(self, job: Job, error: EaselError | None) -> discord.Message:
         if error is not None:
             payload = render.error_payload(job, error, view=self.view_for(job, ok=False))
-            return await self._send(job, payload)
+            return await self.poster.send(job, payload)
         originals = [await self.bot.service.store.get_image(h) for h in job.result_images]
         limit = int(job.origin.get("upload_limit") or links.DEFAULT_UPLOAD_LIMIT)
         version = await self.bot.service.sessions.version_of(job)
@@ -143,149 +219,15 @@ class Delivery:
             if job.origin.get("warnings"):  # "⚠️ Only using the last 19 turns…", "2 of 3 images…"
                 payload.content = "\n".join(job.origin["warnings"])
             try:
-                return await self._send(job, payload)
+                return await self.poster.send(job, payload)
             except discord.HTTPException as exc:
+                if exc.status >= 500:
+                    raise  # Discord's trouble, not our payload's: tried again later
                 if exc.status != 413 and exc.code != 40005 or attempt == 2:
                     raise DeliveryError("Discord would not take the images.") from exc
                 limit //= 2  # Discord refused the size: fit smaller and send again
                 log.info("job %s: upload refused, refitting under %d bytes", job.id, limit)
         raise DeliveryError("Discord would not take the images.")
-
-    async def _send(self, job: Job, payload: render.Payload) -> discord.Message:
-        """The original response while the token lives; then the channel; DMs for private jobs."""
-        if self._token_alive(job):
-            try:
-                return await self._edit_original(
-                    job,
-                    content=payload.content or "",
-                    embeds=payload.embeds,
-                    attachments=payload.discord_files(),
-                    view=payload.view,
-                )
-            except discord.NotFound:
-                pass
-            except discord.HTTPException as exc:
-                if exc.code not in EXPIRED_CODES:
-                    raise
-        if job.origin.get("reply_to"):
-            return await self._send_reply(job, payload)
-        return await self._send_fallback(job, payload)
-
-    async def _send_reply(self, job: Job, payload: render.Payload) -> discord.Message:
-        """The progress reply becomes the result; if it is gone, a new reply to the request."""
-        channel = self.bot.get_partial_messageable(int(job.origin["channel_id"]))
-        kwargs: dict[str, Any] = {"content": payload.content or "", "embeds": payload.embeds}
-        if payload.view is not None:
-            kwargs["view"] = payload.view
-        try:
-            if job.origin.get("progress_message_id"):
-                with contextlib.suppress(discord.NotFound):
-                    progress = channel.get_partial_message(int(job.origin["progress_message_id"]))
-                    return await progress.edit(attachments=payload.discord_files(), **kwargs)
-            reference = discord.MessageReference(
-                message_id=int(job.origin["reply_to"]),
-                channel_id=channel.id,
-                fail_if_not_exists=False,
-            )
-            return await channel.send(files=payload.discord_files(), reference=reference, **kwargs)
-        except discord.Forbidden as exc:
-            raise DeliveryError(await self.missing_permissions(job)) from exc
-
-    async def _edit_progress(self, job: Job, **kwargs: Any) -> None:
-        """Progress goes to the interaction's response, or to the progress reply."""
-        if job.origin.get("interaction"):
-            await self._edit_original(job, **kwargs)
-        elif job.origin.get("progress_message_id"):
-            channel = self.bot.get_partial_messageable(int(job.origin["channel_id"]))
-            message = channel.get_partial_message(int(job.origin["progress_message_id"]))
-            await message.edit(**kwargs)
-
-    async def _send_fallback(self, job: Job, payload: render.Payload) -> discord.Message:
-        mention = f"<@{job.user_id}>" if job.user_id else ""
-        kwargs: dict[str, Any] = {
-            "content": f"{mention} {payload.content or ''}".strip(),
-            "embeds": payload.embeds,
-            "files": payload.discord_files(),
-            "allowed_mentions": discord.AllowedMentions(users=True),
-        }
-        if payload.view is not None:
-            kwargs["view"] = payload.view
-        try:
-            if job.origin.get("private") and job.user_id:
-                user = await self.bot.fetch_user(int(job.user_id))
-                return await user.send(**kwargs)
-            channel = self.bot.get_partial_messageable(int(job.origin["channel_id"]))
-            return await channel.send(**kwargs)
-        except discord.Forbidden as exc:
-            raise DeliveryError(await self.missing_permissions(job)) from exc
-
-    async def _tell_requester(self, job: Job, reason: str) -> None:
-        """Last resort when the channel refuses us: a DM, so the prompt is not lost."""
-        if not job.user_id:
-            return
-        text = (
-            f"I couldn't post your result (job {job.id}). {reason}\n"
-            f"Your prompt was: {render.clip(job.prompt, 1500)}"
-        )
-        with contextlib.suppress(discord.HTTPException):
-            user = await self.bot.fetch_user(int(job.user_id))
-            await user.send(text)
-
-    async def _edit_original(self, job: Job, **kwargs: Any) -> discord.Message:
-        info = job.origin["interaction"]
-        webhook = discord.Webhook.from_state(
-            data={"id": int(info["app_id"]), "type": 3, "token": info["token"]},
-            state=self.bot._connection,
-        )
-        if kwargs.get("view") is None:
-            kwargs.pop("view", None)
-        # "@original" addresses the interaction's first response on the webhook route.
-        message: discord.Message = await webhook.edit_message(
-            "@original",  # type: ignore[call-overload]
-            **kwargs,
-        )
-        return message
-
-    def _token_alive(self, job: Job) -> bool:
-        info = job.origin.get("interaction")
-        if not info:
-            return False
-        return time.time() - float(info["created_at"]) < TOKEN_LIFETIME
-
-    async def _already_posted(self, job: Job) -> bool:
-        """After a crash between posting and recording it, look for the result in the channel."""
-        channel = self.bot.get_partial_messageable(int(job.origin["channel_id"]))
-        marker = f"job {job.id}"
-        try:
-            async for message in channel.history(limit=50):
-                if message.author.id == self.bot.user.id and any(  # type: ignore[union-attr]
-                    marker in (e.author.name or "") or marker in (e.footer.text or "")
-                    for e in message.embeds
-                ):
-                    await self.bot.service.store.set_delivery(
-                        job.id,
-                        {
-                            "state": "posted",
-                            "message_id": str(message.id),
-                            "channel_id": str(message.channel.id),
-                        },
-                        only_if_unset=False,
-                    )
-                    return True
-        except discord.HTTPException:
-            return False
-        return False
-
-    async def missing_permissions(self, job: Job) -> str:
-        """Name the permissions Easel lacks in the job's channel, as plainly as possible."""
-        channel = self.bot.get_channel(int(job.origin["channel_id"]))
-        guild = getattr(channel, "guild", None)
-        missing = []
-        if channel is not None and guild is not None:
-            missing = missing_permissions(channel.permissions_for(guild.me))  # type: ignore[union-attr]
-        if not missing:
-            return "I'm not allowed to post in that channel."
-        return f"I can't post in <#{channel.id}>: I need {', '.join(missing)}."  # type: ignore[union-attr]
 
     # -- buttons ------------------------------------------------------------------------------
     def view_for(
@@ -294,9 +236,10 @@ class Delivery:
         return result_view(job, ok=ok, running=running, full=full)
 
     async def close(self) -> None:
-        for task in self._tickers.values():
+        tasks = [*self._tickers.values(), *self._retries.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tickers.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tickers.clear()
 
 

@@ -189,15 +189,37 @@ class JobTables(StoreBase):
         async with self._tx() as conn:
             return await _select_jobs(conn, stmt)
 
+    async def undelivered_jobs(self) -> list[Job]:
+        """Finished jobs whose outcome was never (or only half) posted, newest first."""
+        state = jobs.c.delivery["state"].as_string()
+        stmt = (
+            jobs.select()
+            .where(
+                jobs.c.status.in_([JobStatus.DONE.value, JobStatus.FAILED.value]),
+                sa.or_(jobs.c.delivery.is_(None), state.in_(["posting", "retrying"])),
+            )
+            .order_by(jobs.c.id.desc())
+        )
+        async with self._tx() as conn:
+            return await _select_jobs(conn, stmt)
+
     async def set_delivery(
-        self, job_id: int, delivery: dict[str, Any], *, only_if_unset: bool = True
+        self,
+        job_id: int,
+        delivery: dict[str, Any],
+        *,
+        only_if_unset: bool = True,
+        only_if_state: str | None = None,
     ) -> bool:
-        """Record where a result was posted; with ``only_if_unset``, only the first caller wins.
+        """Record where a result was posted; with ``only_if_unset``, only the first caller wins
+        (with ``only_if_state``, only a caller that finds that state).
 
         An empty ``delivery`` clears it, so the next ``only_if_unset`` caller can claim it again.
         """
         conditions = [jobs.c.id == job_id]
-        if only_if_unset:
+        if only_if_state is not None:
+            conditions.append(jobs.c.delivery["state"].as_string() == only_if_state)
+        elif only_if_unset:
             conditions.append(jobs.c.delivery.is_(None))
         async with self._tx() as conn:
             result = await conn.execute(

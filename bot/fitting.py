@@ -49,7 +49,7 @@ def fit_under(data: bytes, limit: int, *, prefer: str | None = None) -> FittedIm
     then shrinking by the size ratio, at most 8 encodes; ImageTooLarge if nothing fits.
     """
     target = _mime_for(prefer)
-    img, mime = images.open_image(data, images.DEFAULT_MAX_PIXELS)
+    img, mime = images.open_image(data, images.RESULT_MAX_PIXELS)  # results were capped
     with img, images.mapped():
         if len(data) <= limit and mime in images.KEEPABLE:
             return FittedImage(data, mime, img.width, img.height, reencoded=False, scaled=False)

@@ -21,6 +21,9 @@ from bot import media
 from bot.errors import CorruptImage, EaselError, ImageTooLarge, UnsupportedImageType
 
 DEFAULT_MAX_PIXELS = 50_000_000
+# The largest result Easel keeps: every stored result can then be fitted for Discord. Above any
+# model's output today (Gemini 4K is 17 megapixels), under Pillow's own bomb warning (89).
+RESULT_MAX_PIXELS = 80_000_000
 KEEPABLE = frozenset({media.PNG, media.JPEG, media.WEBP})  # formats sent and delivered as is
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 

@@ -1,16 +1,17 @@
-"""Checking what users give as input: images (bytes as they came) and the limits they must fit,
-turned into router inputs off the event loop."""
+"""What users give as input before it becomes a stored job: images (bytes as they came) and the
+limits they must fit, turned into router inputs off the event loop; the request itself."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bot import fitting, images, masks
 from bot.catalog import ModelInfo
 from bot.conversation import Budget
-from bot.domain import InputImage
+from bot.domain import ImageSpec, InputImage, JobKind
 from bot.errors import EaselError, InputError, InvalidOption
 
 
@@ -72,3 +73,25 @@ def _prepare_one(raw: RawImage, model: ModelInfo, limits: Limits) -> tuple[Input
     )
     note = f"{raw.name} is animated; I used its first frame." if info.frames > 1 else None
     return prepared, note
+
+
+@dataclass(frozen=True)
+class Request:
+    """A job before it is stored: what was asked, by whom, and where it came from."""
+
+    kind: JobKind
+    prompt: str
+    spec: ImageSpec
+    user_id: str | None = None
+    origin: dict[str, Any] = field(default_factory=dict)
+    parent_job_id: int | None = None
+    session_id: int | None = None
+
+
+def noted(request: Request, notes: list[str]) -> Request:
+    """The request with what the user should know about their inputs, shown with the result."""
+    if not notes:
+        return request
+    return replace(
+        request, origin={**request.origin, "notes": [*request.origin.get("notes", []), *notes]}
+    )

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from bot.calls import Calls
@@ -20,8 +20,8 @@ from bot.catalog import Catalog, ModelInfo
 from bot.config import Settings
 from bot.conversation import Budget
 from bot.domain import ImageSpec, InputImage, Job, JobKind, JobResult, RouterResult
-from bot.errors import EaselError, InvalidOption, JobCancelled, JobTaken, NotFound
-from bot.inputs import Limits, RawImage, prepare_inputs
+from bot.errors import EaselError, InvalidOption, JobCancelled, JobTaken, NotFound, StorageError
+from bot.inputs import Limits, RawImage, Request, noted, prepare_inputs
 from bot.logs import job_context
 from bot.router import RouterClient
 from bot.sessions import Conversations
@@ -30,19 +30,6 @@ from bot.storage import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_REFINE_MODEL = "vertex/google/gemini-3-pro-image-preview"
-
-
-@dataclass(frozen=True)
-class Request:
-    """A job before it is stored: what was asked, by whom, and where it came from."""
-
-    kind: JobKind
-    prompt: str
-    spec: ImageSpec
-    user_id: str | None = None
-    origin: dict[str, Any] = field(default_factory=dict)
-    parent_job_id: int | None = None
-    session_id: int | None = None
 
 
 class ImageService:
@@ -131,7 +118,7 @@ class ImageService:
         async with self._kept_on_failure(request):
             model = self._checked(request)
             prepared, prepared_mask, notes = await prepare_inputs(model, inputs, mask, self.limits)
-        request = _noted(request, notes)
+        request = noted(request, notes)
         hashes = [await self._put(image) for image in prepared]
         mask_hash = await self._put(prepared_mask) if prepared_mask is not None else None
         return await self._store(request, hashes, mask_hash)
@@ -189,7 +176,7 @@ class ImageService:
                 await prepare_inputs(model, inputs, None, self.limits) if inputs else ([], None, [])
             )
         hashes = [await self._put(image) for image in prepared]
-        return await self._store(_noted(request, notes), hashes)
+        return await self._store(noted(request, notes), hashes)
 
     @staticmethod
     def _like(
@@ -247,16 +234,27 @@ class ImageService:
             try:
                 called = await self.calls.call(job)
             except EaselError as exc:
-                log.info("failed: %s", exc.code)
-                await self.store.fail_job(
-                    job.id,
-                    error_code=exc.code,
-                    error_message=exc.user_message,
-                    result_text=getattr(exc, "model_text", None),
-                )
-                exc.job_id = job.id
+                await self._fail(job, exc)
                 raise
-            return await self._finish(job, called.result, called.warnings)
+            try:
+                return await self._finish(job, called.result, called.warnings)
+            except Exception as exc:
+                # Paid for but not kept (a full disk, the database gone): the job ends failed,
+                # never left running to be paid for again at the next start, and the user is told.
+                log.exception("could not store the answer")
+                failed = StorageError(f"The image was made but I couldn't keep it: {_why(exc)}")
+                await self._fail(job, failed)
+                raise failed from exc
+
+    async def _fail(self, job: Job, exc: EaselError) -> None:
+        log.info("failed: %s", exc.code)
+        await self.store.fail_job(
+            job.id,
+            error_code=exc.code,
+            error_message=exc.user_message,
+            result_text=getattr(exc, "model_text", None),
+        )
+        exc.job_id = job.id
 
     async def _claim(self, job_id: int) -> Job:
         job = await self.store.start_job(job_id, self.worker)
@@ -297,10 +295,7 @@ class ImageService:
         return await self.run(job.id)
 
 
-def _noted(request: Request, notes: list[str]) -> Request:
-    """The request with what the user should know about their inputs, shown with the result."""
-    if not notes:
-        return request
-    return replace(
-        request, origin={**request.origin, "notes": [*request.origin.get("notes", []), *notes]}
-    )
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, EaselError):
+        return exc.user_message + " Press Retry to make it again."
+    return "something went wrong on our side. Press Retry to make it again."

@@ -20,6 +20,7 @@ from PIL import Image
 
 from bot.domain import GeneratedImage
 from bot.errors import BadResponse
+from bot.images import RESULT_MAX_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,11 @@ def _verify_image(data: bytes) -> tuple[str, int, int]:
         raise BadResponse(DAMAGED, detail=f"image check failed: {type(exc).__name__}") from exc
     if not mime or not mime.startswith("image/"):
         raise BadResponse(DAMAGED, detail="the data is not an image")
+    if width * height > RESULT_MAX_PIXELS:  # so that every kept result can be fitted and shown
+        raise BadResponse(
+            f"The image service sent a {width}×{height} image, larger than I can show.",
+            detail=f"{width * height} pixels",
+        )
     return mime, width, height
 
 

@@ -6,6 +6,7 @@ Messages are in ``rest_channels``, threads in ``rest_threads``, application comm
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -49,6 +50,12 @@ def build_api(
     return app
 
 
+def _in_outage(world: World, path: str) -> bool:
+    now = time.monotonic()
+    world.outages = [(part, until) for part, until in world.outages if until > now]
+    return any(part in path for part, _until in world.outages)
+
+
 @web.middleware
 async def _api_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Rate-limit headers, auth, Discord error bodies and the request log, for every call."""
@@ -57,6 +64,9 @@ async def _api_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     limited, headers = request.app[LIMITER].check(request)
     if limited is not None:
         response: web.StreamResponse = limited
+    elif _in_outage(world_of(request), path):
+        # Discord's edge answering 503 with its JSON shape: discord.py retries it a few times.
+        response = errors.json_response({"message": "503: Service Unavailable", "code": 0}, 503)
     else:
         try:
             _authorize(request, path)

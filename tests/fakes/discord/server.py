@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -208,6 +209,10 @@ class FakeServer:
 
     async def invalidate_session(self) -> None:
         await self.gateway.invalidate_sessions()
+
+    def outage(self, seconds: float, path: str = "") -> None:
+        """For ``seconds`` (wall clock), every API request whose path contains ``path`` gets 503."""
+        self.world.outages.append((path, time.monotonic() + seconds))
 
     def refuse_uploads(self, times: int = 1) -> None:
         """The next ``times`` requests carrying files get 413 / 40005."""

@@ -45,6 +45,7 @@ class World:
         self.ack_deadline = 3.0
         self.token_lifetime = 15 * 60.0
         self.upload_refusals = 0
+        self.outages: list[tuple[str, float]] = []  # (path part, until time.monotonic())
         self.internal_errors: list[BaseException] = []
         self._dispatcher: Dispatcher | None = None
         self.session_probe: Callable[[], bool] = lambda: False

@@ -14,7 +14,9 @@ from typing import Any
 # Kinds that only change how the transport or status line behaves; they work on any route.
 TRANSPORT_KINDS = frozenset({"status", "latency", "hang", "drop"})
 # Kinds that change the body of a successful answer; they need an image endpoint.
-BODY_KINDS = frozenset({"refusal", "no_image", "truncated_b64", "malformed_json", "url", "huge"})
+BODY_KINDS = frozenset(
+    {"refusal", "no_image", "truncated_b64", "malformed_json", "url", "huge", "oversize"}
+)
 KINDS = TRANSPORT_KINDS | BODY_KINDS
 SHAPES = ("origin", "openai", "text")
 IMAGE_ROUTES = ("/images/generations", "/images/edits", "/chat/completions")

@@ -165,6 +165,18 @@ def render(
     return encode(img, fmt, compression)
 
 
+@lru_cache(maxsize=2)
+def oversize(fmt: str = "png") -> bytes:
+    """A valid 8000×7000 picture (56 megapixels), larger than anything a model makes today:
+    flat colour with a few bands, so it is small in bytes and quick to make."""
+    img = Image.new("RGB", (8000, 7000), (90, 60, 160))
+    for y in range(0, 7000, 700):
+        img.paste((200, 180, 60), (0, y, 8000, y + 80))
+    buffer = io.BytesIO()
+    img.save(buffer, PIL_FORMATS.get(fmt, "PNG"), **({"compress_level": 1} if fmt == "png" else {}))
+    return buffer.getvalue()
+
+
 @lru_cache(maxsize=4)
 def huge(size: tuple[int, int], fmt: str = "png") -> bytes:
     """A photo-like, high-entropy picture: smooth colour plus sensor-like grain.

@@ -60,6 +60,8 @@ def _image_bytes(job: ImagesJob, index: int, fault: str | None) -> bytes:
     size = imaging.SIZE_PIXELS[job.output_size]
     if fault == "huge":
         return imaging.huge(size, job.output_format)
+    if fault == "oversize":
+        return imaging.oversize(job.output_format)
     return imaging.render(
         job.prompt,
         index,

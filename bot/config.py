@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,9 @@ ROUTER_KEY_HELP = (
     "ROUTER_API_KEY is not set: put your router key (Requesty, OpenRouter, LiteLLM or OpenAI) "
     "in .env as ROUTER_API_KEY=…"
 )
+# A DNS name of letters, digits and hyphens (IDNs in their xn-- form), optionally under "*.".
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"(?:\*\.)?(?:{_LABEL}\.)*{_LABEL}")
 
 
 class Settings(BaseSettings):
@@ -36,6 +41,8 @@ class Settings(BaseSettings):
     request_timeout: float = Field(180.0, gt=0, le=3600)
     router_max_retries: int = Field(3, ge=0, le=10)
     router_retry_budget: float = Field(120.0, ge=0, le=3600)
+    # Hosts besides the router's own origin that url answers may be fetched from (comma-separated).
+    router_result_hosts: str = ""
     data_dir: Path = Path("data")
     database_url: str | None = None
     catalog_file: Path | None = None
@@ -70,6 +77,18 @@ class Settings(BaseSettings):
             raise ValueError("must be a URL starting with ws:// or wss://")
         return value
 
+    @field_validator("router_result_hosts")
+    @classmethod
+    def _result_hosts(cls, value: str) -> str:
+        entries = [entry.strip().lower().rstrip(".") for entry in value.split(",")]
+        for entry in filter(None, entries):
+            if not _is_host_pattern(entry):
+                raise ValueError(
+                    "must be host names separated by commas, like cdn.example.com or "
+                    "*.blob.core.windows.net (no scheme, port or path)"
+                )
+        return ",".join(filter(None, entries))
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -85,6 +104,11 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'easel.db').resolve()}"
 
+    @property
+    def result_hosts(self) -> tuple[str, ...]:
+        """``ROUTER_RESULT_HOSTS`` as a tuple of lower-case host names and ``*.`` wildcards."""
+        return tuple(self.router_result_hosts.split(",")) if self.router_result_hosts else ()
+
     def router_key(self) -> str:
         if self.router_api_key is None or not self.router_api_key.get_secret_value():
             raise ConfigError(ROUTER_KEY_HELP)
@@ -94,6 +118,17 @@ class Settings(BaseSettings):
         if self.discord_token is None or not self.discord_token.get_secret_value():
             raise ConfigError(DISCORD_TOKEN_HELP)
         return self.discord_token.get_secret_value()
+
+
+def _is_host_pattern(entry: str) -> bool:
+    if entry.startswith("*."):
+        # A wildcard over a whole top-level domain (*.com) is almost surely a mistake.
+        return "." in entry[2:] and _HOST_NAME.fullmatch(entry) is not None
+    try:
+        ipaddress.ip_address(entry)  # an operator may name an internal store by address
+        return True
+    except ValueError:
+        return _HOST_NAME.fullmatch(entry) is not None and len(entry) <= 253
 
 
 def load_settings(**overrides: Any) -> Settings:

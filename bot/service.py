@@ -70,6 +70,7 @@ class ImageService:
                 timeout=settings.request_timeout,
                 max_retries=settings.router_max_retries,
                 retry_budget=settings.router_retry_budget,
+                result_hosts=settings.result_hosts,
             ) as router,
             await Store.open(settings.database, settings.data_dir) as store,
         ):

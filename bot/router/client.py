@@ -6,6 +6,7 @@ mapped to ``bot.errors`` in this package (transport errors here, statuses and er
 ``decoding``); ``retries`` decides what is tried again::
 
     httpx.TimeoutException             -> RouterUnavailable "timed out"        retried
+    an attempt over ``timeout`` in all -> RouterUnavailable "took longer"      retried
     other httpx.TransportError         -> RouterUnavailable "couldn't reach"   retried
     408 409 500 502 503 504 529        -> RouterUnavailable                    retried
     429                                -> RateLimited (retry_after)            retried
@@ -14,6 +15,7 @@ mapped to ``bot.errors`` in this package (transport errors here, statuses and er
     200 not JSON, bad base64 or image  -> BadResponse  } not retried: the call may have been
     200 without an image               -> NoImage      } billed, so the user gets a Retry button
     200, content_filter, no image      -> Refused
+    url off the router and allow-list  -> BadResponse (``hosts``; never fetched, never retried)
 
 The API key goes only to the router's own origin and is scrubbed from every message.
 """
@@ -32,7 +34,7 @@ import httpx
 from bot import media
 from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult
 from bot.errors import BadResponse, InputError, RouterUnavailable, TooManyImages
-from bot.router import answers, decoding, downloads, failures, retries
+from bot.router import answers, decoding, downloads, failures, hosts, retries
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,9 @@ MAX_EDIT_IMAGES = 16
 _IMAGE_FIELDS = ("n", "size", "quality", "background", "output_format", "output_compression")
 
 
-# Transient failures are retried at most ``max_retries`` times, and no wait is started that would
-# end more than ``retry_budget`` seconds after the first attempt began.
+# Transient failures are retried at most ``max_retries`` times, each attempt within ``timeout``
+# seconds in all, and no wait is started that would end more than ``retry_budget`` seconds after
+# the first attempt began. ``result_hosts`` (ROUTER_RESULT_HOSTS) is where url answers may point.
 class RouterClient:
     """One router, one connection pool; open with ``async with`` and share it."""
 
@@ -55,14 +58,16 @@ class RouterClient:
         max_retries: int = 3,
         retry_budget: float = 120.0,
         max_download_bytes: int = 100 * 1024 * 1024,
+        result_hosts: Sequence[str] = (),
         app_name: str = "Easel",
         app_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._origin = downloads.origin(self._base_url)
+        self._hosts = hosts.ResultHosts(self._origin, result_hosts)
         self._api_key = api_key
-        self._retries = retries.Retrier(max_retries, retry_budget)
+        self._retries = retries.Retrier(max_retries, retry_budget, timeout)
         self._max_download_bytes = max_download_bytes
         self._router_headers = {"HTTP-Referer": app_url or app_name, "X-Title": app_name}
         if api_key:
@@ -222,13 +227,9 @@ class RouterClient:
         log.debug("Router %s %s answered with %d bytes", method, path, len(body))
         return await decoding.off_loop(decoding.loads, body)
 
-    async def _send(
-        self, request: httpx.Request, what: str, *, follow_redirects: bool = False
-    ) -> tuple[httpx.Response, bytes]:
+    async def _send(self, request: httpx.Request, what: str) -> tuple[httpx.Response, bytes]:
         try:
-            response = await self._client.send(
-                request, stream=True, follow_redirects=follow_redirects
-            )
+            response = await self._client.send(request, stream=True)
             try:
                 return response, await downloads.read_capped(response, self._max_download_bytes)
             finally:
@@ -277,19 +278,26 @@ class RouterClient:
             return await decoding.off_loop(decoding.checked_inline, url)
         if url.startswith("data:"):
             return await decoding.off_loop(decoding.decode_data_url, url)
-        origin = downloads.url_origin(url)
-        body = await self._download(url, origin)
+        body = await self._download(url)
         return await decoding.off_loop(decoding.checked_image, body)
 
-    async def _download(self, url: str, origin: downloads.Origin) -> bytes:
-        """GET an image URL; the key goes only to the router's own origin."""
-        headers = self._router_headers if origin == self._origin else {}
-        host = origin[1]
+    async def _download(self, url: str) -> bytes:
+        """GET an image URL, each redirect checked as the URL was; the key only to the router."""
+        host = downloads.url_origin(url)[1]
 
         async def attempt() -> bytes:
-            request = self._client.build_request("GET", url, headers=headers)
-            response, body = await self._send(request, "image download", follow_redirects=True)
-            return downloads.checked_download(response, body, host)
+            target = url
+            for _hop in range(hosts.MAX_REDIRECTS + 1):
+                origin = downloads.url_origin(target)
+                await self._hosts.check(origin)
+                headers = self._router_headers if origin == self._origin else {}
+                request = self._client.build_request("GET", target, headers=headers)
+                response, body = await self._send(request, "image download")
+                redirect = downloads.redirect_target(response)
+                if redirect is None:
+                    return downloads.checked_download(response, body, origin[1])
+                target = redirect
+            raise downloads.too_many_redirects(host)
 
         return await self._retries.run(attempt, f"image download from {host}")
 

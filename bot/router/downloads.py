@@ -1,4 +1,4 @@
-"""Downloads of ``url`` answers: the reference check, the origin, the size cap, the status rules."""
+"""Downloads of ``url`` answers: the reference check, the origin, redirects, the size cap, statuses."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ import asyncio
 import httpx
 
 from bot.errors import BadResponse, RouterUnavailable
-from bot.router import decoding, failures
+from bot.router import decoding, failures, hosts
 
-Origin = tuple[str, str, int | None]
+DOWNLOAD_FAILED = "The image service's download link for the result didn't work."
 
 
-def origin(url: str) -> Origin:
+def origin(url: str) -> hosts.Origin:
+    """Scheme, host and port as httpx will connect to them (IDNA-encoded, so ASCII)."""
     parsed = httpx.URL(url)
-    return parsed.scheme, parsed.host, parsed.port
+    return parsed.scheme, parsed.raw_host.decode("ascii"), parsed.port
 
 
-def url_origin(url: str) -> Origin:
+def url_origin(url: str) -> hosts.Origin:
     """The origin of an http(s) image reference; BadResponse when it is not a usable URL."""
     try:
         if not url.startswith(("https://", "http://")):
@@ -25,7 +26,7 @@ def url_origin(url: str) -> Origin:
         found = origin(url)
         if not found[1]:
             raise ValueError("no host")
-    except (ValueError, httpx.InvalidURL) as exc:
+    except (ValueError, httpx.InvalidURL) as exc:  # UnicodeDecodeError is a ValueError
         raise BadResponse(
             decoding.UNREADABLE, detail="the image reference is not a usable URL"
         ) from exc
@@ -40,11 +41,21 @@ def checked_download(response: httpx.Response, body: bytes, host: str) -> bytes:
         raise failures.Transient(error, failures.parse_retry_after(response.headers))
     if not response.is_success:
         raise BadResponse(
-            "The image service's download link for the result didn't work.",
-            detail=f"HTTP {status} downloading from {host}",
-            status=status,
+            DOWNLOAD_FAILED, detail=f"HTTP {status} downloading from {host}", status=status
         )
     return body
+
+
+def redirect_target(response: httpx.Response) -> str | None:
+    """Where a redirect points (resolved against the request's URL); None when it is no redirect."""
+    following = response.next_request
+    return None if following is None else str(following.url)
+
+
+def too_many_redirects(host: str) -> BadResponse:
+    return BadResponse(
+        DOWNLOAD_FAILED, detail=f"more than {hosts.MAX_REDIRECTS} redirects from {host}"
+    )
 
 
 async def read_capped(response: httpx.Response, cap: int) -> bytes:

@@ -1,4 +1,5 @@
-"""The retry loop for router calls and downloads: which failures are retried, how long to wait."""
+"""The retry loop for router calls and downloads: the deadline of each attempt, which failures are
+retried, how long to wait."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
+from bot.errors import RouterUnavailable
 from bot.router import failures
 
 log = logging.getLogger(__name__)
@@ -23,9 +25,12 @@ _BACKOFF_CAP = 8.0
 class Retrier:
     """Runs an attempt until it succeeds, fails for good, or runs out of retries or budget."""
 
-    def __init__(self, max_retries: int, retry_budget: float) -> None:
+    def __init__(
+        self, max_retries: int, retry_budget: float, deadline: float | None = None
+    ) -> None:
         self.max_retries = max_retries
         self.retry_budget = retry_budget
+        self.deadline = deadline
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def run(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
@@ -38,11 +43,32 @@ class Retrier:
             reraise=True,
         )
         try:
-            result: T = await retrying(attempt)
+            result: T = await retrying(self._timed, attempt, what)
         except failures.Transient as transient:
             log.warning("Router %s gave up: %s", what, transient.error)
             raise transient.error from transient.__cause__
         return result
+
+    async def _timed(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        """One attempt within ``deadline`` seconds, from connecting to the body's last byte."""
+        if self.deadline is None:
+            return await attempt()
+        # httpx's own timeouts bound each read, so a server trickling a byte a second would never
+        # time out: the deadline bounds the attempt as a whole.
+        scope = asyncio.timeout(self.deadline)
+        try:
+            async with scope:
+                return await attempt()
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise
+            seconds = f"{self.deadline:g}"
+            error = RouterUnavailable(
+                f"The image service took longer than {seconds} s and timed out. "
+                "Try again in a minute.",
+                detail=f"no complete answer within {seconds} s",
+            )
+            raise failures.Transient(error) from exc
 
     async def _do_sleep(self, seconds: float) -> None:
         await self.sleep(seconds)

@@ -304,6 +304,11 @@ FAULTS = [
     ({"kind": "no_image"}, "without an image", "no_image"),
     ({"kind": "truncated_b64"}, "damaged", "bad_response"),
     ({"kind": "malformed_json"}, "unreadable", "bad_response"),
+    (
+        {"kind": "url", "url": "http://169.254.169.254/latest/meta-data/iam/security-credentials/"},
+        "a place I don't fetch from",
+        "bad_response",
+    ),
 ]
 
 
@@ -340,6 +345,31 @@ def test_hang_times_out_with_a_clear_message(env, capsys, router_url, monkeypatc
     assert status == 1
     assert "time" in err.lower()
     assert last_job(env / "data").prompt == "wait forever"
+
+
+@pytest.mark.timeout(60)
+def test_trickle_is_cut_off_at_the_request_timeout(env, capsys, router_url, monkeypatch):
+    """A byte a second keeps every read alive; REQUEST_TIMEOUT still ends each attempt."""
+    monkeypatch.setenv("REQUEST_TIMEOUT", "2")
+    monkeypatch.setenv("ROUTER_MAX_RETRIES", "1")
+    fault(router_url, kind="trickle", seconds=1, times=2)
+    status, paths, err = run(capsys, "imagine", "a slow fox", "--out", "out")
+    assert status == 1 and paths == []
+    assert "took longer than 2 s" in err and "Traceback" not in err
+    job = last_job(env / "data")
+    assert job.prompt == "a slow fox" and job.error_code == "router_unavailable"
+    assert [r["fault"] for r in recorded(router_url)] == ["trickle", "trickle"]
+
+
+def test_url_answer_elsewhere_is_never_fetched(env, capsys, router_url):
+    port = router_url.split(":")[2].split("/")[0]
+    fault(router_url, kind="url", url=f"http://localhost:{port}/v1/files/not-the-router")
+    status, _paths, err = run(capsys, "imagine", "a fox elsewhere", "--out", "out")
+    assert status == 1
+    told = err.strip().splitlines()[-1]
+    assert told == "The image service pointed at a place I don't fetch from."
+    assert "WARNING" in err and "from localhost" in err  # the operator's log names the host
+    assert [r["path"] for r in recorded(router_url)] == ["/v1/images/generations"]
 
 
 def test_wrong_key_and_unknown_model(env, capsys, monkeypatch):

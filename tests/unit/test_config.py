@@ -29,6 +29,7 @@ def clean_env(monkeypatch, tmp_path):
         "DATA_DIR",
         "CATALOG_FILE",
         "HEALTH_PORT",
+        "ROUTER_RESULT_HOSTS",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -54,6 +55,12 @@ def test_dotenv_is_read_and_empty_values_mean_default(tmp_path):
         ("REQUEST_TIMEOUT", "-1", "REQUEST_TIMEOUT is invalid"),
         ("ROUTER_BASE_URL", "router.example", "must be a URL"),
         ("HEALTH_PORT", "99999", "HEALTH_PORT is invalid"),
+        ("ROUTER_RESULT_HOSTS", "https://cdn.example.com", "ROUTER_RESULT_HOSTS is invalid"),
+        ("ROUTER_RESULT_HOSTS", "cdn.example.com:443", "no scheme, port or path"),
+        ("ROUTER_RESULT_HOSTS", "cdn.example.com/images", "no scheme, port or path"),
+        ("ROUTER_RESULT_HOSTS", "*", "ROUTER_RESULT_HOSTS is invalid"),
+        ("ROUTER_RESULT_HOSTS", "*.com", "ROUTER_RESULT_HOSTS is invalid"),
+        ("ROUTER_RESULT_HOSTS", "cdn.*.example.com", "ROUTER_RESULT_HOSTS is invalid"),
     ],
 )
 def test_invalid_value_names_the_variable(monkeypatch, name, value, words):
@@ -61,6 +68,18 @@ def test_invalid_value_names_the_variable(monkeypatch, name, value, words):
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert words in info.value.user_message
+
+
+def test_result_hosts_are_a_comma_separated_list(monkeypatch):
+    assert load_settings().result_hosts == ()
+    monkeypatch.setenv(
+        "ROUTER_RESULT_HOSTS", " CDN.example.com., *.blob.core.windows.net,,10.0.0.5"
+    )
+    assert load_settings().result_hosts == (
+        "cdn.example.com",
+        "*.blob.core.windows.net",
+        "10.0.0.5",
+    )
 
 
 def test_missing_secrets_explain_how_to_fix():

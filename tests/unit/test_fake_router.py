@@ -595,6 +595,42 @@ async def test_drop_fault_closes_the_connection(
     assert (await client.get("/models")).status_code == 200  # the server itself is fine
 
 
+async def test_trickle_fault_sends_the_normal_answer_slowly(
+    client: httpx.AsyncClient, router: FakeRouter
+) -> None:
+    normal = (await client.get("/models")).content
+    router.add_fault(Fault("trickle", endpoint="/models", seconds=0.05, chunk=len(normal) // 8))
+    started = time.monotonic()
+    # A per-read timeout far shorter than the whole answer never fires: each read gets bytes.
+    async with httpx.AsyncClient(base_url=router.base_url, timeout=0.3) as quick:
+        slow = await quick.get("/models")
+    assert slow.status_code == 200 and slow.content == normal
+    assert slow.headers["content-length"] == str(len(normal))
+    assert time.monotonic() - started >= 8 * 0.05
+    assert router.requests[-1].fault == "trickle" and router.requests[-1].status == 200
+
+
+async def test_a_client_giving_up_on_a_trickle_leaves_the_server_fine(
+    client: httpx.AsyncClient, router: FakeRouter
+) -> None:
+    router.add_fault(Fault("url"))
+    url = (await client.post("/images/generations", json=GEN)).json()["data"][0]["url"]
+    router.add_fault(Fault("trickle", endpoint="/files/", seconds=0.2))
+    async with httpx.AsyncClient(timeout=5) as http, http.stream("GET", url) as response:
+        assert response.status_code == 200
+        assert await anext(response.aiter_bytes())  # then hang up mid-answer
+    await asyncio.sleep(0.5)  # the fake's next write finds the connection gone
+    assert (await client.get(url)).status_code == 200
+
+
+async def test_url_fault_can_point_elsewhere(client: httpx.AsyncClient, router: FakeRouter) -> None:
+    router.add_fault(Fault("url", url="http://169.254.169.254/latest/meta-data/"))
+    resp = await client.post("/images/generations", json={**GEN, "n": 2})
+    assert [d["url"] for d in resp.json()["data"]] == [
+        "http://169.254.169.254/latest/meta-data/"
+    ] * 2
+
+
 async def _until(condition: Any) -> None:
     while not condition():
         await asyncio.sleep(0.02)
@@ -721,6 +757,11 @@ def test_fault_rejects_nonsense() -> None:
         Fault("status", times=0)
     with pytest.raises(FaultError):
         Fault.from_dict({"kind": "drop", "colour": "red"})
+    with pytest.raises(FaultError, match="chunk"):
+        Fault("trickle", chunk=0)
+    with pytest.raises(FaultError, match="url"):
+        Fault("url", url="file:///etc/passwd")
+    assert Fault.from_dict({"kind": "trickle", "seconds": 0.5, "chunk": 4}).chunk == 4
     assert Fault.from_dict(Fault("latency", seconds=2).to_dict()) == Fault("latency", seconds=2)
 
 

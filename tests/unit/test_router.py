@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email.parser
 import email.policy
@@ -9,6 +10,8 @@ import io
 import json
 import logging
 import random
+import socket
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -33,7 +36,8 @@ from bot.errors import (
     RouterUnavailable,
     TooManyImages,
 )
-from bot.router import RouterClient, decoding
+from bot.router import RouterClient, decoding, hosts
+from tests.fakes.router import FakeRouter, Fault
 
 BASE = "https://router.test/v1"
 KEY = "rqy_supersecretkey_1234567890"
@@ -398,6 +402,8 @@ def test_user_message_builds_data_url_parts():
 
 # -- url answers ------------------------------------------------------------------------------------
 
+CDN = {"result_hosts": ("cdn.example",)}  # ROUTER_RESULT_HOSTS=cdn.example
+
 
 async def test_url_answer_is_downloaded_without_leaking_the_key(make_client):
     def route(request: httpx.Request) -> httpx.Response:
@@ -413,7 +419,7 @@ async def test_url_answer_is_downloaded_without_leaking_the_key(make_client):
         return httpx.Response(200, content=PNG, headers={"content-type": "image/png"})
 
     handler = Recorder(route)
-    async with make_client(handler) as client:
+    async with make_client(handler, **CDN) as client:
         result = await client.generate("p", ImageSpec(GPT))
     generation, other_host, same_host = handler.requests
     assert generation.headers["Authorization"] == f"Bearer {KEY}"
@@ -438,7 +444,7 @@ async def test_chat_https_image_is_downloaded(make_client):
         return httpx.Response(200, content=JPEG)
 
     handler = Recorder(route)
-    async with make_client(handler) as client:
+    async with make_client(handler, **CDN) as client:
         result = await client.chat(GEMINI, [])
     assert result.images[0].mime == "image/jpeg"
     assert "Authorization" not in handler.requests[1].headers
@@ -450,7 +456,7 @@ async def test_download_over_the_cap_is_bad_response(make_client):
             return ok({"data": [{"url": "https://cdn.example/big.png"}]})
         return httpx.Response(200, content=b"x" * 5000)
 
-    async with make_client(Recorder(route), max_download_bytes=4096) as client:
+    async with make_client(Recorder(route), max_download_bytes=4096, **CDN) as client:
         with pytest.raises(BadResponse, match="too large"):
             await client.generate("p", ImageSpec(GPT))
 
@@ -461,10 +467,289 @@ async def test_download_failure_is_bad_response(make_client):
             return ok({"data": [{"url": "https://cdn.example/gone.png"}]})
         return httpx.Response(404, text="<html>gone</html>")
 
-    async with make_client(Recorder(route)) as client:
+    async with make_client(Recorder(route), **CDN) as client:
         with pytest.raises(BadResponse) as info:
             await client.generate("p", ImageSpec(GPT))
     assert info.value.status == 404 and "<html" not in str(info.value)
+
+
+# -- where url answers may be fetched from (bot/router/hosts.py) ------------------------------------
+
+METADATA = "https://169.254.169.254/latest/meta-data/iam"
+PUBLIC_IP = "93.184.216.34"
+
+
+@pytest.fixture
+def resolved(monkeypatch) -> dict[str, list[str]]:
+    """Stands in for DNS: host -> addresses; a host not listed fails the test if looked up."""
+    table: dict[str, list[str]] = {}
+
+    async def fake_resolve(host: str, port: int) -> list[str]:
+        assert host in table, f"{host} should not have been looked up"
+        return table[host]
+
+    monkeypatch.setattr(hosts, "resolve", fake_resolve)
+    return table
+
+
+def answering(url: str, *files: httpx.Response) -> Recorder:
+    """The router answers a generation with ``url``; every later request gets ``files`` in turn."""
+    return Recorder(ok({"data": [{"url": url}]}), *(files or (image_response(),)))
+
+
+def image_response() -> httpx.Response:
+    return httpx.Response(200, content=PNG, headers={"content-type": "image/png"})
+
+
+def redirect(location: str, status: int = 302) -> httpx.Response:
+    return httpx.Response(status, headers={"location": location})
+
+
+def assert_refused(info: pytest.ExceptionInfo[BadResponse], caplog, host: str) -> None:
+    assert info.value.user_message == hosts.REFUSED
+    assert_no_key(info.value)
+    assert "sig=" not in str(info.value)  # a signed URL's query is never repeated
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and host in r.message]
+    assert warnings, caplog.text
+
+
+async def test_url_on_another_host_is_refused_without_a_request(make_client, caplog, sleeps):
+    handler = answering("https://elsewhere.example/img.png?sig=abc")
+    async with make_client(handler) as client:
+        with pytest.raises(BadResponse) as info:
+            await client.generate("p", ImageSpec(GPT))
+    assert_refused(info, caplog, "elsewhere.example")
+    assert [r.url.host for r in handler.requests] == ["router.test"]
+    assert sleeps == []  # the same answer would point the same way: not retried
+
+
+async def test_same_host_on_another_port_or_scheme_is_not_the_origin(make_client, caplog):
+    for url in ("https://router.test:8443/v1/files/1", "http://router.test/v1/files/1"):
+        handler = answering(url)
+        async with make_client(handler) as client:
+            with pytest.raises(BadResponse, match="place I don't fetch from"):
+                await client.generate("p", ImageSpec(GPT))
+        assert len(handler.requests) == 1
+
+
+async def test_redirect_from_the_origin_to_another_host_is_refused(make_client, caplog):
+    handler = answering(f"{BASE}/files/1", redirect("https://evil.example/x.png?sig=abc"))
+    async with make_client(handler) as client:
+        with pytest.raises(BadResponse) as info:
+            await client.generate("p", ImageSpec(GPT))
+    assert_refused(info, caplog, "evil.example")
+    assert [str(r.url) for r in handler.requests[1:]] == [f"{BASE}/files/1"]
+
+
+async def test_redirect_within_the_origin_is_followed_with_the_key(make_client):
+    handler = answering(f"{BASE}/files/1", redirect("/v1/files/2", 307), image_response())
+    async with make_client(handler) as client:
+        result = await client.generate("p", ImageSpec(GPT))
+    assert result.images[0].data == PNG
+    hops = handler.requests[1:]
+    assert [str(r.url) for r in hops] == [f"{BASE}/files/1", f"{BASE}/files/2"]
+    assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in hops)
+
+
+async def test_redirect_to_an_allowed_host_drops_the_key(make_client):
+    handler = answering(f"{BASE}/files/1", redirect("https://cdn.example/1.png"), image_response())
+    async with make_client(handler, **CDN) as client:
+        result = await client.generate("p", ImageSpec(GPT))
+    assert result.images[0].data == PNG
+    assert handler.requests[2].url.host == "cdn.example"
+    assert "Authorization" not in handler.requests[2].headers
+
+
+async def test_redirect_downgrading_to_http_is_refused(make_client, caplog):
+    handler = answering(f"{BASE}/files/1", redirect("http://cdn.example/1.png"))
+    async with make_client(handler, **CDN) as client:
+        with pytest.raises(BadResponse) as info:
+            await client.generate("p", ImageSpec(GPT))
+    assert_refused(info, caplog, "cdn.example")
+    assert len(handler.requests) == 2
+
+
+async def test_more_than_three_redirects_are_refused(make_client):
+    handler = answering(f"{BASE}/files/0", *(redirect(f"/v1/files/{n}") for n in range(1, 9)))
+    async with make_client(handler) as client:
+        with pytest.raises(BadResponse, match="more than 3 redirects"):
+            await client.generate("p", ImageSpec(GPT))
+    assert len(handler.requests) == 1 + 4  # the generation, the URL and three redirects
+
+
+@pytest.mark.parametrize(
+    ("allowed", "url"),
+    [
+        (("CDN.example.",), "https://cdn.example/a.png"),
+        (("*.blob.test",), "https://acct.blob.test/c/a.png"),
+        (("*.blob.test",), "https://deep.acct.BLOB.test./c/a.png"),
+        (("cdn.example", "*.blob.test"), "https://acct.blob.test/c/a.png"),
+    ],
+)
+async def test_allow_listed_hosts_are_fetched_without_the_key(make_client, resolved, allowed, url):
+    resolved.update(
+        {"acct.blob.test": [PUBLIC_IP, "2606:4700::1"], "deep.acct.blob.test": [PUBLIC_IP]}
+    )
+    handler = answering(url)
+    async with make_client(handler, result_hosts=allowed) as client:
+        result = await client.generate("p", ImageSpec(GPT))
+    assert result.images[0].data == PNG
+    assert "Authorization" not in handler.requests[1].headers
+
+
+@pytest.mark.parametrize("url", ["https://blob.test/a.png", "https://evilblob.test/a.png"])
+async def test_a_wildcard_covers_subdomains_only(make_client, resolved, url):
+    handler = answering(url)
+    async with make_client(handler, result_hosts=("*.blob.test",)) as client:
+        with pytest.raises(BadResponse, match="place I don't fetch from"):
+            await client.generate("p", ImageSpec(GPT))
+    assert len(handler.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/x.png",
+        "https://10.1.2.3/x.png",
+        "https://172.16.0.1/x.png",
+        "https://192.168.1.20:8080/x.png",
+        METADATA,
+        "https://0.0.0.0/x.png",
+        "https://[::1]/x.png",
+        "https://[fc00::1]/x.png",
+        "https://[fe80::1]/x.png",
+        "https://[::]/x.png",
+        "https://[::ffff:10.0.0.1]/x.png",
+        "https://100.100.100.200/latest/meta-data",
+    ],
+)
+async def test_literal_private_and_loopback_addresses_are_refused(
+    make_client, resolved, caplog, url
+):
+    handler = answering(url)
+    async with make_client(handler, result_hosts=("*.blob.test",)) as client:
+        with pytest.raises(BadResponse) as info:
+            await client.generate("p", ImageSpec(GPT))
+    host = httpx.URL(url).host
+    assert_refused(info, caplog, host)
+    assert "private" in caplog.text
+    assert len(handler.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["10.0.0.7"],
+        [PUBLIC_IP, "127.0.0.1"],  # every address counts, not just the first
+        ["fe80::1%eth0"],
+        ["::ffff:192.168.0.1"],
+        ["169.254.169.254"],
+        [],
+    ],
+)
+async def test_a_host_resolving_to_a_private_address_is_refused(
+    make_client, resolved, caplog, addresses
+):
+    resolved["sneaky.blob.test"] = addresses
+    handler = answering("https://sneaky.blob.test/x.png")
+    async with make_client(handler, result_hosts=("*.blob.test",)) as client:
+        with pytest.raises(BadResponse) as info:
+            await client.generate("p", ImageSpec(GPT))
+    assert_refused(info, caplog, "sneaky.blob.test")
+    assert len(handler.requests) == 1
+
+
+async def test_a_host_named_exactly_may_be_private(make_client, resolved):
+    """The operator vouches for a host named in full (an internal store): no lookup, no check."""
+    handler = answering("https://minio.internal/x.png", image_response())
+    async with make_client(handler, result_hosts=("minio.internal", "10.0.0.5")) as client:
+        assert (await client.generate("p", ImageSpec(GPT))).images[0].data == PNG
+    handler = answering("https://10.0.0.5/x.png", image_response())
+    async with make_client(handler, result_hosts=("minio.internal", "10.0.0.5")) as client:
+        assert (await client.generate("p", ImageSpec(GPT))).images[0].data == PNG
+
+
+async def test_a_lookup_failure_is_retried_then_unavailable(make_client, monkeypatch, sleeps):
+    async def failing(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(hosts, "resolve", failing)
+    handler = answering("https://gone.blob.test/x.png")
+    async with make_client(handler, result_hosts=("*.blob.test",), max_retries=1) as client:
+        with pytest.raises(RouterUnavailable, match="Couldn't reach"):
+            await client.generate("p", ImageSpec(GPT))
+    assert len(handler.requests) == 1 and len(sleeps) == 1
+
+
+async def test_resolve_uses_the_loops_getaddrinfo():
+    assert await hosts.resolve("127.0.0.1", 80) == ["127.0.0.1"]  # numeric: no lookup at all
+
+
+# -- against the fake router on loopback: its own origin works, elsewhere does not, time is bounded
+
+
+@pytest.fixture
+async def fake_router():
+    async with FakeRouter() as fake:
+        yield fake
+
+
+def fake_client(fake: FakeRouter, **kwargs: Any) -> RouterClient:
+    return RouterClient(fake.base_url, "test-key", **{"max_retries": 0, **kwargs})
+
+
+async def test_the_routers_own_loopback_origin_still_works(fake_router):
+    fake_router.add_fault(Fault("url"))
+    async with fake_client(fake_router) as client:
+        result = await client.generate("a fox", ImageSpec(GPT))
+    assert result.images[0].width == 1024
+    assert [r.path for r in fake_router.requests][-1].startswith("/v1/files/")
+
+
+@pytest.mark.parametrize("where", ["http://localhost:{port}", "http://127.0.0.2:{port}"])
+async def test_a_fake_url_answer_elsewhere_on_loopback_is_refused(fake_router, where):
+    port = httpx.URL(fake_router.base_url).port
+    target = where.format(port=port) + "/v1/files/anything"
+    fake_router.add_fault(Fault("url", url=target))
+    async with fake_client(fake_router) as client:
+        with pytest.raises(BadResponse, match="place I don't fetch from"):
+            await client.generate("a fox", ImageSpec(GPT))
+    assert [r.path for r in fake_router.requests] == ["/v1/images/generations"]
+
+
+@pytest.mark.timeout(30)
+async def test_a_trickling_router_is_cut_off_at_the_deadline(fake_router):
+    fake_router.add_fault(Fault("trickle", seconds=1, times=2))
+    started = time.monotonic()
+    async with fake_client(fake_router, timeout=2, max_retries=1, retry_budget=10) as client:
+        with pytest.raises(RouterUnavailable, match="took longer than 2 s") as info:
+            await client.generate("a fox", ImageSpec(GPT))
+    assert info.value.retryable
+    assert [r.fault for r in fake_router.requests] == ["trickle", "trickle"]  # retried once
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.timeout(30)
+async def test_a_trickling_download_is_cut_off_at_the_deadline(fake_router):
+    fake_router.add_fault(Fault("url"))
+    fake_router.add_fault(Fault("trickle", endpoint="/files/", seconds=1))
+    async with fake_client(fake_router, timeout=3) as client:
+        with pytest.raises(RouterUnavailable, match="took longer than 3 s"):
+            await client.generate("a fox", ImageSpec(GPT))
+    assert fake_router.requests[-1].fault == "trickle"
+
+
+async def test_the_deadline_bounds_a_slow_body_on_mock_transport(make_client):
+    async def slow_body():
+        for byte in json.dumps(images_answer(PNG_B64)).encode():
+            await asyncio.sleep(0.05)  # always within httpx's per-read timeout
+            yield bytes([byte])
+
+    handler = Recorder(lambda request: httpx.Response(200, content=slow_body()))
+    async with make_client(handler, timeout=0.5, max_retries=1) as client:
+        with pytest.raises(RouterUnavailable, match="took longer than 0.5 s"):
+            await client.generate("p", ImageSpec(GPT))
+    assert len(handler.requests) == 2
 
 
 # -- error mapping ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 # Kinds that only change how the transport or status line behaves; they work on any route.
-TRANSPORT_KINDS = frozenset({"status", "latency", "hang", "drop"})
+TRANSPORT_KINDS = frozenset({"status", "latency", "hang", "drop", "trickle"})
 # Kinds that change the body of a successful answer; they need an image endpoint.
 BODY_KINDS = frozenset(
     {"refusal", "no_image", "truncated_b64", "malformed_json", "url", "huge", "oversize"}
@@ -34,7 +34,9 @@ class Fault:
     ``None`` matches every POST, while a named endpoint matches GETs too (downloads, /models).
     Transport kinds fire before validation; body kinds fire only on a valid request, so
     they are never used up by a 400. The remaining fields are read only by the kinds that need them:
-    ``status``/``shape``/``message``/``retry_after`` by ``status``; ``seconds`` by ``latency``.
+    ``status``/``shape``/``message``/``retry_after`` by ``status``; ``seconds`` by ``latency``;
+    ``seconds`` and ``chunk`` by ``trickle`` (the normal answer, ``chunk`` bytes every ``seconds``);
+    ``url`` by ``url`` (the address put in the answer instead of a file on this fake).
     """
 
     kind: str
@@ -45,6 +47,8 @@ class Fault:
     message: str | None = None
     retry_after: float | None = None
     seconds: float = 1.0
+    chunk: int = 1
+    url: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -58,6 +62,12 @@ class Fault:
         numbers = [self.seconds] + ([] if self.retry_after is None else [self.retry_after])
         if any(not isinstance(n, int | float) or isinstance(n, bool) or n < 0 for n in numbers):
             raise FaultError("seconds and retry_after must not be negative")
+        if not isinstance(self.chunk, int) or isinstance(self.chunk, bool) or self.chunk < 1:
+            raise FaultError("chunk must be an integer >= 1")
+        if self.url is not None and (
+            not isinstance(self.url, str) or not self.url.startswith(("http://", "https://"))
+        ):
+            raise FaultError("url must be an http:// or https:// URL")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -279,7 +279,10 @@ class FakeRouter:
             early = await self._transport_fault(request, fault)
             if early is not None:
                 return early
-        return await handler(request)
+        response = await handler(request)
+        if fault is not None and fault.kind == "trickle":
+            return await self._trickle(request, response, fault)
+        return response
 
     async def _read_body(self, request: web.Request, record: RecordedRequest) -> Any:
         if request.method != "POST":
@@ -315,6 +318,8 @@ class FakeRouter:
         self, request: web.Request, fault: Fault
     ) -> web.StreamResponse | None:
         """Apply a status/latency/hang/drop fault; None means "go on and answer normally"."""
+        if fault.kind == "trickle":
+            return None  # it slows the normal answer down, once there is one
         if fault.kind == "status":
             raise status_error(fault.status, fault.shape, fault.message, fault.retry_after)
         if fault.kind == "latency" and not await self._pause(fault.seconds):
@@ -322,6 +327,32 @@ class FakeRouter:
         if fault.kind == "hang":
             await self._pause(HANG_LIMIT)
         return self._drop(request)
+
+    async def _trickle(
+        self, request: web.Request, response: web.StreamResponse, fault: Fault
+    ) -> web.StreamResponse:
+        """Send ``response`` whole and correct, ``fault.chunk`` bytes every ``fault.seconds``.
+
+        The headers (Content-Length included) go at once, so a client sees a healthy answer
+        that is merely slow; each read gets a byte well within any per-read timeout.
+        """
+        body = response.body if isinstance(response, web.Response) else None
+        if not isinstance(body, bytes):
+            return response  # nothing this fake serves, but a stream cannot be slowed here
+        slow = web.StreamResponse(status=response.status, headers=response.headers)
+        slow.content_length = len(body)
+        await slow.prepare(request)
+        try:
+            for start in range(0, len(body), fault.chunk):
+                if start and await self._pause(fault.seconds):
+                    if request.transport is not None:  # stopping: cut the answer short
+                        request.transport.close()
+                    return slow
+                await slow.write(body[start : start + fault.chunk])
+            await slow.write_eof()
+        except ConnectionError:  # the client gave up waiting, which is the point
+            pass
+        return slow
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep, cut short by stop(); True if the server is stopping."""
@@ -370,18 +401,29 @@ class FakeRouter:
         return entry[0] if entry else None
 
     def _body_fault(self, request: web.Request) -> str | None:
-        """Take a body-level fault now that the request is known to be valid."""
+        """Take a body-level fault now that the request is known to be valid; its kind."""
+        fault = self._take_body_fault(request)
+        return None if fault is None else fault.kind
+
+    def _take_body_fault(self, request: web.Request) -> Fault | None:
         fault = self.faults.take(request.method, request.path, BODY_KINDS)
-        if fault is None:
-            return None
-        request[RECORD_KEY].fault = fault.kind
-        return fault.kind
+        if fault is not None:
+            request[RECORD_KEY].fault = fault.kind
+        return fault
 
     async def _images_answer(self, request: web.Request, job: Any) -> web.Response:
-        fault = self._body_fault(request)
-        if fault == "refusal":
+        fault = self._take_body_fault(request)
+        kind = None if fault is None else fault.kind
+        if kind == "refusal":
             raise moderation_blocked()
-        body = await asyncio.to_thread(responses.images_body, job, fault, self._store_file)
+        store = self._store_file
+        if kind == "url" and fault is not None and fault.url is not None:
+            elsewhere = fault.url  # a url answer pointing away from this fake, e.g. at 10.0.0.1
+
+            def store(_data: bytes, _mime: str) -> str:
+                return elsewhere
+
+        body = await asyncio.to_thread(responses.images_body, job, kind, store)
         return web.Response(body=body, content_type="application/json")
 
     async def _generations(self, request: web.Request) -> web.Response:

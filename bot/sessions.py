@@ -149,6 +149,12 @@ class Conversations:
             settings={**session.settings, "spec": spec},
         )
 
+    @staticmethod
+    def check_may_refine(session: Session, user_id: str) -> None:
+        """An owner-only thread takes turns, reverts and branches from its starter alone."""
+        if session.settings.get("owner_only") and user_id != session.owner_id:
+            raise NotAllowed("Only the person who started this thread can refine here.")
+
     async def set_owner_only(self, session: Session, owner_only: bool) -> None:
         await self.store.update_session(
             session.id, settings={**session.settings, "owner_only": owner_only}

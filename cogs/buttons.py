@@ -251,7 +251,9 @@ class RevertButton(JobButton):
     action, label, emoji = "revert", "Revert to this", "↩️"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
-        version = await interaction.client.service.sessions.revert(job)
+        sessions = interaction.client.service.sessions
+        sessions.check_may_refine(await sessions.session_of(job), str(interaction.user.id))
+        version = await sessions.revert(job)
         await reply(interaction, f"The next message refines v{version}.")
 
 
@@ -259,6 +261,8 @@ class BranchButton(JobButton):
     action, label, emoji, acknowledge = "branch", "Branch", "🌿", "ephemeral"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
+        sessions = interaction.client.service.sessions
+        sessions.check_may_refine(await sessions.session_of(job), str(interaction.user.id))
         thread = await threads_of(interaction.client).branch(job, str(interaction.user.id))
         await interaction.followup.send(f"Branched into {thread.mention}.", ephemeral=True)
 

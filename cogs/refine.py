@@ -49,10 +49,10 @@ class Refine(commands.Cog):
             return True
 
     async def take_turn(self, message: discord.Message, session: Session) -> None:
-        if session.settings.get("owner_only") and str(message.author.id) != session.owner_id:
-            await message.reply(
-                "Only the person who started this thread can refine here.", mention_author=False
-            )
+        try:
+            self.bot.service.sessions.check_may_refine(session, str(message.author.id))
+        except NotAllowed as exc:
+            await message.reply(exc.user_message, mention_author=False)
             return
         inputs = [
             RawImage(await a.read(), a.filename)

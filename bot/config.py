@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     max_input_pixels: int = Field(50_000_000, gt=0)
     refine_max_turns: int = Field(20, ge=2, le=200)
     refine_max_image_mb: int = Field(40, ge=1, le=1000)
+    # Retention: 0 keeps forever; a century is the most anyone means
+    keep_jobs_days: int = Field(0, ge=0, le=36500)
+    keep_images_days: int = Field(0, ge=0, le=36500)
+    sweep_every_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     # Discord side
     dev_guild_id: int | None = None
     discord_api_base: str | None = None

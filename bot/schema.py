@@ -50,6 +50,8 @@ images = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("width", sa.Integer),
     sa.Column("height", sa.Integer),
+    # When last stored, not first: retention ages an image from it, so one stored again (and
+    # about to be referenced) is young again.
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -80,7 +82,7 @@ jobs = sa.Table(
     sa.Column("params", Json, nullable=False),
     sa.Column("user_id", Snowflake, index=True),
     sa.Column("origin", Json, nullable=False),
-    sa.Column("parent_job_id", sa.Integer, sa.ForeignKey("jobs.id")),
+    sa.Column("parent_job_id", sa.Integer, sa.ForeignKey("jobs.id"), index=True),
     sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id")),
     sa.Column("result_text", sa.Text),
     sa.Column("error_code", sa.String(64)),
@@ -102,7 +104,7 @@ job_images = sa.Table(
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("role", sa.String(8), primary_key=True),  # input | mask | output
     sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("sha256", sa.String(64), sa.ForeignKey("images.sha256"), nullable=False),
+    sa.Column("sha256", sa.String(64), sa.ForeignKey("images.sha256"), nullable=False, index=True),
 )
 
 turns = sa.Table(
@@ -119,7 +121,7 @@ turns = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),  # user | assistant
     sa.Column("text", sa.Text),
     sa.Column("reasoning_details", Json),
-    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id")),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), index=True),
     sa.Column("message_id", Snowflake, index=True),
     sa.Column("status", sa.String(16), nullable=False),  # ok | failed
     sa.Column("version", sa.Integer),
@@ -134,7 +136,7 @@ turn_images = sa.Table(
         "turn_id", sa.Integer, sa.ForeignKey("turns.id", ondelete="CASCADE"), primary_key=True
     ),
     sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("sha256", sa.String(64), sa.ForeignKey("images.sha256"), nullable=False),
+    sa.Column("sha256", sa.String(64), sa.ForeignKey("images.sha256"), nullable=False, index=True),
 )
 
 channel_settings = sa.Table(

@@ -87,11 +87,16 @@ class StoreBase:
             return False
 
     @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+    async def _tx(self, *, immediate: bool = False) -> AsyncIterator[AsyncConnection]:
         """One transaction; database errors become ``StorageError``."""
         try:
-            async with self._engine.begin() as conn:
-                yield conn
+            async with self._engine.connect() as conn:
+                if immediate:
+                    # SQLite can't turn a reader that fell behind into a writer, so a
+                    # transaction that reads rows and then writes them takes the lock first.
+                    conn = await conn.execution_options(sqlite_immediate=True)
+                async with conn.begin():
+                    yield conn
         except (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError) as exc:
             orig = getattr(exc, "orig", None) or exc
             raise StorageError(detail=f"{type(exc).__name__}: {str(orig)[:200]}") from exc

@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 
 import aiofiles
@@ -19,12 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain import InputImage, StoredImage
 from bot.errors import ImageMissing, StorageError
 from bot.media import PNG, extension
-from bot.schema import images
-from bot.storage.base import StoreBase, _insert, _now
+from bot.schema import images, metadata
+from bot.storage.base import StoreBase, _insert, _now, log
 from bot.storage.rows import _image
 
 HASH_IN_THREAD_BYTES = 256 * 1024  # below this, hashing is quicker than a thread hop
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# Every column that holds an image's hash, read from the foreign keys so that a table added
+# later keeps its images from the sweeper without anyone remembering to list it here.
+IMAGE_REFERENCES = tuple(
+    fk.parent
+    for table in metadata.sorted_tables
+    for fk in table.foreign_keys
+    if fk.column is images.c.sha256
+)
 
 
 class ImageFiles(StoreBase):
@@ -39,16 +48,9 @@ class ImageFiles(StoreBase):
         self, data: bytes, mime: str, width: int | None = None, height: int | None = None
     ) -> StoredImage:
         """Keep ``data`` once (by SHA-256); the file is complete before the row points at it."""
-        if len(data) > HASH_IN_THREAD_BYTES:
-            sha256 = (await asyncio.to_thread(hashlib.sha256, data)).hexdigest()
-        else:
-            sha256 = hashlib.sha256(data).hexdigest()
+        sha256 = await _sha256(data)
         path = self.image_path(sha256)
-        if not await _file_has_size(path, len(data)):
-            try:
-                await _write_atomically(path, data)
-            except OSError as exc:
-                raise StorageError(detail=f"writing image {sha256[:12]}: {exc}") from exc
+        await _ensure_file(path, sha256, data)
         async with self._tx() as conn:
             stmt = _insert(conn, images).values(
                 sha256=sha256,
@@ -64,10 +66,14 @@ class ImageFiles(StoreBase):
                     set_={
                         "width": sa.func.coalesce(images.c.width, stmt.excluded.width),
                         "height": sa.func.coalesce(images.c.height, stmt.excluded.height),
+                        "created_at": stmt.excluded.created_at,  # young again: see the schema
                     },
                 )
             )
             stored = (await conn.execute(images.select().where(images.c.sha256 == sha256))).one()
+        # A sweep deletes a row and its file in one transaction, so the row above waited for
+        # it; the file seen before that may be the one it deleted.
+        await _ensure_file(path, sha256, data)
         return _image(stored._mapping)
 
     async def image_info(self, sha256: str) -> StoredImage | None:
@@ -92,7 +98,30 @@ class ImageFiles(StoreBase):
             raise ImageMissing(
                 detail=f"image {sha256[:12]} has {len(data)} bytes on disk, {info.size} expected"
             )
+        if (found := await _sha256(data)) != sha256:
+            raise ImageMissing(
+                detail=f"image {sha256[:12]} is damaged on disk: its bytes hash to {found[:12]}"
+            )
         return data
+
+    async def delete_unused_images(
+        self, before: datetime, after: str | None = None, *, limit: int = 500
+    ) -> tuple[int, str | None]:
+        """Delete unused images of ``limit`` after hash ``after``: (count, last hash or None)."""
+        # Unused: last stored before ``before`` and no row refers to it; rows and files go.
+        walk = sa.select(images.c.sha256).order_by(images.c.sha256).limit(limit)
+        async with self._tx() as conn:  # looked at without a lock, deleted under one
+            hashes = list(await conn.scalars(walk.where(images.c.sha256 > (after or ""))))
+        if not hashes:
+            return 0, None
+        stmt = images.delete().where(images.c.sha256.in_(hashes), _unused(before))
+        async with self._tx() as conn:
+            gone = list((await conn.execute(stmt.returning(images.c.sha256))).scalars())
+            # Before the commit: a put_image of the same bytes waits for it, then finds the
+            # file gone and writes it again (a file removed after would leave its row bare).
+            for sha256 in gone:
+                await _remove(self.image_path(sha256))
+        return len(gone), hashes[-1]
 
     async def input_image(self, sha256: str) -> InputImage:
         """A stored image as a router input, named by its type."""
@@ -100,6 +129,39 @@ class ImageFiles(StoreBase):
         info = await self.image_info(sha256)
         mime = info.mime if info else PNG
         return InputImage(data=data, mime=mime, name=f"image.{extension(mime)}")
+
+
+def _unused(before: datetime) -> sa.ColumnElement[bool]:
+    # put_image refreshes created_at (and PostgreSQL rechecks it on a row changed under the
+    # delete), so an image stored again, about to be referenced, is not deleted.
+    return sa.and_(
+        images.c.created_at < before,
+        *(~sa.exists().where(column == images.c.sha256) for column in IMAGE_REFERENCES),
+    )
+
+
+async def _remove(path: Path) -> None:
+    try:
+        await aiofiles.os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # the row goes anyway: a file left behind only costs space
+        log.warning("could not remove image file %s: %s", path.name[:10], exc)
+
+
+async def _sha256(data: bytes) -> str:
+    if len(data) > HASH_IN_THREAD_BYTES:
+        return (await asyncio.to_thread(hashlib.sha256, data)).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
+async def _ensure_file(path: Path, sha256: str, data: bytes) -> None:
+    if await _file_has_size(path, len(data)):
+        return
+    try:
+        await _write_atomically(path, data)
+    except OSError as exc:
+        raise StorageError(detail=f"writing image {sha256[:12]}: {exc}") from exc
 
 
 async def _file_has_size(path: Path, size: int) -> bool:

@@ -6,8 +6,8 @@ which process won.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import Job, JobKind, JobStatus
 from bot.errors import NotFound
-from bot.schema import job_images, jobs
+from bot.schema import job_images, jobs, turns
 from bot.storage.base import StoreBase, _insert_id, _now, log
 from bot.storage.files import _check_images
-from bot.storage.rows import _job
+from bot.storage.rows import _get_job, _select_jobs
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+SETTLED = ("posted", "failed", "launched")  # delivery states after which nothing posts a job
 
 
 class JobTables(StoreBase):
@@ -130,12 +132,15 @@ class JobTables(StoreBase):
         self, job_id: int, values: dict[str, Any], outputs: list[dict[str, Any]]
     ) -> Job:
         now = _now()
+        origin = values.pop("origin", None)
         async with self._tx() as conn:
             result = await conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))
                 .values({**values, "finished_at": now, "updated_at": now})
             )
+            if result.rowcount == 1 and origin is not None:
+                await _set_origin(conn, job_id, origin)
             if result.rowcount == 1 and outputs:
                 await _check_images(conn, [o["sha256"] for o in outputs])
                 await conn.execute(job_images.insert(), outputs)
@@ -229,6 +234,49 @@ class JobTables(StoreBase):
             )
         return result.rowcount == 1
 
+    async def delete_finished_jobs(
+        self, before: datetime, below_id: int | None = None, *, limit: int = 500
+    ) -> tuple[int, int | None]:
+        """Delete what retention may of ``limit`` jobs below ``below_id``: (count, lowest id)."""
+        # From the newest down; the lowest id is None once past the oldest. Retention may
+        # delete a job finished before ``before`` that nothing needs (see _deletable).
+        walk = sa.select(jobs.c.id).order_by(jobs.c.id.desc()).limit(limit)
+        if below_id is not None:
+            walk = walk.where(jobs.c.id < below_id)
+        async with self._tx() as conn:  # looked at without a lock, deleted under one
+            ids = list(await conn.scalars(walk))
+        if not ids:
+            return 0, None
+        stmt = jobs.delete().where(jobs.c.id.in_(ids), _deletable(before))
+        deleted = 0
+        async with self._tx() as conn:
+            # A job goes once its children have: they are newer, so in an earlier batch or
+            # in this one, deleted (job_images by ON DELETE CASCADE) until nothing more goes.
+            while count := (await conn.execute(stmt)).rowcount:
+                deleted += count
+        return deleted, ids[-1]
+
+    async def drop_expired_tokens(
+        self, before: datetime, after_id: int | None = None, *, limit: int = 500
+    ) -> tuple[int, int | None]:
+        """Drop tokens of ``limit`` jobs after ``after_id`` made before ``before``: (count, id)."""
+        has_token = jobs.c.origin[("interaction", "token")].as_string().is_not(None)
+        found = sa.select(jobs.c.id).where(jobs.c.id > (after_id or 0), jobs.c.created_at < before)
+        # Found without a lock (the scan may be long after a restart), then edited under one.
+        async with self._tx() as conn:
+            ids = list(await conn.scalars(found.where(has_token).order_by(jobs.c.id).limit(limit)))
+        if not ids:
+            return 0, None
+        locked = sa.select(jobs.c.id, jobs.c.origin).where(jobs.c.id.in_(ids)).with_for_update()
+        async with self._tx(immediate=True) as conn:
+            rows = (await conn.execute(locked)).all()
+            edits = [{"job": job, "origin_": _without_token(origin)} for job, origin in rows]
+            edits = [edit for edit in edits if edit["origin_"] is not None]
+            if edits:
+                stmt = jobs.update().where(jobs.c.id == sa.bindparam("job"))
+                await conn.execute(stmt.values(origin=sa.bindparam("origin_")), edits)
+        return len(edits), ids[-1]
+
     async def job_lineage(self, job_id: int, limit: int = 50) -> list[Job]:
         """The job, then its parent, grandparent... at most ``limit`` jobs."""
         chain = (
@@ -247,22 +295,39 @@ class JobTables(StoreBase):
             return await _select_jobs(conn, stmt)
 
 
-async def _get_job(conn: AsyncConnection, job_id: int) -> Job | None:
-    found = await _select_jobs(conn, jobs.select().where(jobs.c.id == job_id))
-    return found[0] if found else None
+def _deletable(before: datetime) -> sa.ColumnElement[bool]:
+    """Finished before ``before``, referred to by no turn or job, and never to be posted."""
+    child = jobs.alias("child")
+    state = jobs.c.delivery["state"].as_string()
+    return sa.and_(
+        jobs.c.status.in_([s.value for s in FINISHED]),
+        jobs.c.created_at < before,
+        jobs.c.finished_at < before,
+        ~sa.exists().where(turns.c.job_id == jobs.c.id),
+        ~sa.exists().where(child.c.parent_job_id == jobs.c.id),
+        sa.or_(
+            state.in_(SETTLED),
+            jobs.c.origin["channel_id"].as_string().is_(None),  # the CLI's: never posted
+            # Only done and failed jobs are posted after a restart, so a cancelled one that
+            # nobody started posting (a draft never started) never will be.
+            sa.and_(jobs.c.status == JobStatus.CANCELLED.value, state.is_(None)),
+        ),
+    )
 
 
-async def _select_jobs(conn: AsyncConnection, stmt: sa.Select[Any]) -> list[Job]:
-    """Run a SELECT of job rows and attach each job's images in one more query."""
-    rows = (await conn.execute(stmt)).mappings().all()
-    linked: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    if rows:
-        ids = [row["id"] for row in rows]
-        image_rows = await conn.execute(
-            sa.select(job_images.c.job_id, job_images.c.role, job_images.c.sha256)
-            .where(job_images.c.job_id.in_(ids))
-            .order_by(job_images.c.job_id, job_images.c.role, job_images.c.position)
-        )
-        for job_id, role, sha256 in image_rows:
-            linked[job_id][role].append(sha256)
-    return [_job(row, linked[row["id"]]) for row in rows]
+def _without_token(origin: Any) -> dict[str, Any] | None:
+    """``origin`` without its interaction token; None if it has none."""
+    interaction = origin.get("interaction") if isinstance(origin, dict) else None
+    if not isinstance(interaction, dict) or "token" not in interaction:
+        return None
+    kept = {key: value for key, value in interaction.items() if key != "token"}
+    return {**origin, "interaction": kept}
+
+
+async def _set_origin(conn: AsyncConnection, job_id: int, origin: dict[str, Any]) -> None:
+    """Replace a job's origin, keeping dropped a token dropped since the caller read the job."""
+    # A job can run for longer than its token lives, and its origin was read when it started.
+    stored = await conn.scalar(sa.select(jobs.c.origin).where(jobs.c.id == job_id))
+    if _without_token(stored) is None:
+        origin = _without_token(origin) or origin
+    await conn.execute(jobs.update().where(jobs.c.id == job_id).values(origin=origin))

@@ -1,12 +1,17 @@
-"""Rows to domain objects: ``Job``, ``Session``, ``Turn`` and ``StoredImage`` from table rows."""
+"""Rows to domain objects: ``Job`` (with its images), ``Session``, ``Turn``, ``StoredImage``."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import Job, JobKind, JobStatus, Session, StoredImage, Turn
+from bot.schema import job_images, jobs
 
 
 def _image(row: RowMapping) -> StoredImage:
@@ -79,3 +84,24 @@ def _turn(row: RowMapping, images: Sequence[str]) -> Turn:
         version=row["version"],
         created_at=row["created_at"],
     )
+
+
+async def _get_job(conn: AsyncConnection, job_id: int) -> Job | None:
+    found = await _select_jobs(conn, jobs.select().where(jobs.c.id == job_id))
+    return found[0] if found else None
+
+
+async def _select_jobs(conn: AsyncConnection, stmt: sa.Select[Any]) -> list[Job]:
+    """Run a SELECT of job rows and attach each job's images in one more query."""
+    rows = (await conn.execute(stmt)).mappings().all()
+    linked: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    if rows:
+        ids = [row["id"] for row in rows]
+        image_rows = await conn.execute(
+            sa.select(job_images.c.job_id, job_images.c.role, job_images.c.sha256)
+            .where(job_images.c.job_id.in_(ids))
+            .order_by(job_images.c.job_id, job_images.c.role, job_images.c.position)
+        )
+        for job_id, role, sha256 in image_rows:
+            linked[job_id][role].append(sha256)
+    return [_job(row, linked[row["id"]]) for row in rows]

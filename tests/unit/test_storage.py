@@ -9,7 +9,7 @@ import hashlib
 import importlib
 import os
 import pkgutil
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ import bot.storage.engine
 import bot.storage.files
 from bot.domain import JobKind, JobStatus
 from bot.errors import ConfigError, ImageMissing, NotFound, StorageError
-from bot.schema import jobs, metadata
+from bot.schema import images, job_images, jobs, metadata, turn_images
 from bot.storage import Store, make_engine
 
 pytestmark = pytest.mark.timeout(30)
@@ -79,13 +79,13 @@ async def test_migrations_build_the_schema_and_reopening_changes_nothing(store):
         names = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
         version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
     assert TABLES | {"alembic_version"} <= names
-    assert version == "0001"
+    assert version == "0002"
 
     store = await reopen(store)
     async with store:
         async with store._engine.connect() as conn:
             versions = (await conn.execute(sa.text("SELECT * FROM alembic_version"))).all()
-        assert versions == [("0001",)]
+        assert versions == [("0002",)]
         assert await store.ping()
 
 
@@ -186,6 +186,55 @@ async def test_damaged_or_deleted_files_are_reported_clearly(store):
     assert "can't be redone" in caught.value.user_message
 
 
+async def test_a_damaged_file_of_the_right_length_is_refused(store):
+    stored = await store.put_image(PNG, "image/png")
+    path = store.image_path(stored.sha256)
+    path.write_bytes(PNG[:-1] + b"!")  # one flipped byte: the length alone can't tell
+    with pytest.raises(ImageMissing, match="damaged on disk") as caught:
+        await store.get_image(stored.sha256)
+    assert "can't be redone" in caught.value.user_message
+
+    big = os.urandom(bot.storage.files.HASH_IN_THREAD_BYTES + 1)  # hashed off the loop
+    stored = await store.put_image(big, "image/png")
+    store.image_path(stored.sha256).write_bytes(bytes(len(big)))
+    with pytest.raises(ImageMissing, match="damaged on disk"):
+        await store.get_image(stored.sha256)
+
+
+async def test_storing_an_image_again_makes_it_young_again(store):
+    async def stored_at() -> object:
+        async with store._engine.connect() as conn:
+            return await conn.scalar(sa.select(images.c.created_at))
+
+    digest = (await store.put_image(PNG, "image/png")).sha256
+    first = await stored_at()
+    await asyncio.sleep(0.01)
+    await store.put_image(PNG, "image/png")
+    assert await stored_at() > first
+    # Nothing refers to it, but it was stored after the cutoff: kept.
+    assert await store.delete_unused_images(first + timedelta(microseconds=1)) == (0, digest)
+    assert await store.delete_unused_images(first, digest) == (0, None)  # the end of the walk
+
+
+async def test_put_image_writes_the_file_again_if_a_sweep_took_it_meanwhile(store, monkeypatch):
+    digest = (await store.put_image(PNG, "image/png")).sha256
+    real = bot.storage.files._file_has_size
+
+    async def seen_then_swept(path, size):
+        found = await real(path, size)
+        path.unlink(missing_ok=True)  # a sweep deleting it right after the check
+        monkeypatch.setattr(bot.storage.files, "_file_has_size", real)
+        return found
+
+    monkeypatch.setattr(bot.storage.files, "_file_has_size", seen_then_swept)
+    await store.put_image(PNG, "image/png")
+    assert await store.get_image(digest) == PNG
+
+
+def test_every_column_holding_an_image_hash_keeps_the_image():
+    assert set(bot.storage.files.IMAGE_REFERENCES) == {job_images.c.sha256, turn_images.c.sha256}
+
+
 async def test_image_ids_cannot_escape_the_image_directory(store):
     with pytest.raises(ImageMissing):
         await store.get_image("../../etc/passwd")
@@ -258,6 +307,25 @@ async def test_finish_and_fail(store):
     assert await store.finish_job(job.id, result_images=[], result_text="late", cost=1.0) == done
     with pytest.raises(NotFound):
         await store.fail_job(999, error_code="x", error_message="y")
+
+
+async def test_a_dropped_token_stays_dropped_when_the_job_finishes(store):
+    origin = {"channel_id": "2", "interaction": {"app_id": "7", "token": "t", "created_at": 1.0}}
+    job = await new_job(store, origin=origin)
+    started = await store.start_job(job.id, "w")  # read with its token, as a worker does
+    later = datetime.now(UTC) + timedelta(minutes=20)
+    assert await store.drop_expired_tokens(later) == (1, job.id)
+    assert await store.drop_expired_tokens(later, job.id) == (0, None)
+
+    warned = {**started.origin, "warnings": ["size ignored"]}
+    done = await store.finish_job(
+        job.id, result_images=[], result_text=None, cost=None, origin=warned
+    )
+    assert done.origin == {
+        "channel_id": "2",
+        "interaction": {"app_id": "7", "created_at": 1.0},
+        "warnings": ["size ignored"],
+    }
 
 
 async def test_cancel_only_active_jobs(store):

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.health import HealthServer
 from bot.jobs import JobQueue
+from bot.retention import Sweeper
 from bot.service import ImageService
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,14 @@ class EaselBot(commands.Bot):
         self.health: Any = None
         self.delivery: Any = None  # set by the cogs.delivery extension
         self._resume_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
             await self.load_extension(name)
+        sweeper = Sweeper.from_settings(self.service.store, self.settings)
+        every = self.settings.sweep_every_minutes * 60
+        self._sweep_task = asyncio.create_task(sweeper.run_forever(every), name="easel-sweep")
         await self.sync_commands()
         if self.settings.health_port:
             self.health = HealthServer(
@@ -163,6 +168,9 @@ class EaselBot(commands.Bot):
         if self._resume_task is not None and not self._resume_task.done():
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._resume_task), 10)
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()  # before the store closes under it
+            await asyncio.gather(self._sweep_task, return_exceptions=True)
         if self.delivery is not None:
             await self.delivery.close()
         await self.queue.close()  # running jobs stay RUNNING in the store; resumed next start

@@ -11,8 +11,8 @@ from typing import Any
 from bot import fitting, images, masks
 from bot.catalog import ModelInfo
 from bot.conversation import Budget
-from bot.domain import ImageSpec, InputImage, JobKind
-from bot.errors import EaselError, InputError, InvalidOption
+from bot.domain import ImageSpec, InputImage, Job, JobKind
+from bot.errors import EaselError, InputError, InvalidOption, NotAllowed
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,15 @@ def noted(request: Request, notes: list[str]) -> Request:
     return replace(
         request, origin={**request.origin, "notes": [*request.origin.get("notes", []), *notes]}
     )
+
+
+def check_may_use(job: Job | None, user_id: str | None, origin: dict[str, Any] | None) -> None:
+    """Only its owner may build on a private result; a public one, anyone in its server."""
+    if job is None:
+        raise NotAllowed("I can't find that result any more.")
+    if user_id is None or job.user_id in (None, user_id):
+        return
+    if job.origin.get("private"):
+        raise NotAllowed("That is someone else's private result.")
+    if job.origin.get("guild_id") != (origin or {}).get("guild_id"):
+        raise NotAllowed("That result belongs to another server.")

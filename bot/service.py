@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.conversation import Budget
 from bot.domain import ImageSpec, InputImage, Job, JobKind, JobResult, RouterResult
 from bot.errors import EaselError, InvalidOption, JobCancelled, JobTaken, NotFound, StorageError
-from bot.inputs import Limits, RawImage, Request, noted, prepare_inputs
+from bot.inputs import Limits, RawImage, Request, check_may_use, noted, prepare_inputs
 from bot.logs import job_context
 from bot.router import RouterClient
 from bot.sessions import Conversations
@@ -133,6 +133,7 @@ class ImageService:
         n: int | None = None,
     ) -> Job:
         """A new job with the same prompt, parameters and inputs as ``job`` (``n`` images)."""
+        check_may_use(job, user_id, origin)
         spec = replace(job.spec, n=n) if n else job.spec
         origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
         return await self._store(
@@ -146,6 +147,7 @@ class ImageService:
         self, job: Job, prompt: str, spec: ImageSpec, *, user_id: str | None, origin: dict[str, Any]
     ) -> Job:
         """A new job like ``job`` (same kind and inputs) with a new prompt or parameters."""
+        check_may_use(job, user_id, origin)
         request = self._like(job, prompt.strip(), spec, user_id, origin)
         async with self._kept_on_failure(replace(request, session_id=None)):
             self._checked(request).check_inputs(len(job.input_images))
@@ -165,6 +167,11 @@ class ImageService:
         if session is None:
             raise NotFound("That conversation no longer exists.")
         spec = ImageSpec.from_params({**session.settings.get("spec", {}), "model": session.model})
+        base = (origin or {}).get("base_job")
+        if base is not None:  # a reply to a version: that version must be one the user may see
+            pointed = await self.store.get_job(int(base))
+            if pointed is None or pointed.session_id != session_id:
+                check_may_use(pointed, user_id, origin)
         # Kept with its session even when refused, so Retry is a turn of the same thread.
         request = Request(
             JobKind.REFINE, prompt.strip(), spec, user_id, origin or {}, session_id=session_id

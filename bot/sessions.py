@@ -31,7 +31,7 @@ from bot.domain import (
     Turn,
     TurnCall,
 )
-from bot.errors import InvalidOption, NotFound
+from bot.errors import InvalidOption, NotAllowed, NotFound
 from bot.storage import Store
 
 log = logging.getLogger(__name__)

@@ -1,97 +1,22 @@
-"""Every button, and the rows a result or an error carries. Buttons survive restarts: each keeps
-only a job id in its custom id (``cogs.links``), and the store has the rest.
-
-``JobButton`` is the template every button follows: load the job, check who may press it,
-acknowledge, act; any error on the way is answered through ``replies.send_error``.
-"""
+"""Every button, and the rows a result or an error carries; each follows the template in
+``cogs.template``."""
 
 from __future__ import annotations
 
 import io
-import re
-from typing import Any, ClassVar
+from typing import Any
 
 import discord
 from discord.ext import commands
 
 from bot import media
 from bot.domain import Job, JobKind, JobStatus
-from bot.errors import EaselError, NotAllowed, NotFound
+from bot.errors import EaselError, NotFound
 from cogs import links, render
 from cogs.modals import EditImageModal, RemixModal
-from cogs.replies import reply, send_error, send_unexpected
+from cogs.replies import reply
+from cogs.template import OWNER, OWNER_OR_MOD, JobButton, private
 from cogs.threads import threads_of
-
-OWNER, OWNER_OR_MOD, ANYONE = "owner", "owner_or_mod", "anyone"
-
-
-class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=links.template("job")):
-    """Base for buttons keyed by a job id; subclasses set the action word, look and rules."""
-
-    action = "job"
-    label = "?"
-    emoji: str | None = None
-    style = discord.ButtonStyle.secondary
-    who: ClassVar[str] = ANYONE  # who may press it
-    refusal: ClassVar[str] = ""  # said to anyone else
-    acknowledge: ClassVar[str | None] = None  # "ephemeral", "as_job", "update", or act answers
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        kwargs.setdefault("template", links.template(cls.action))
-        super().__init_subclass__(**kwargs)
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=self.label,
-                emoji=self.emoji,
-                style=self.style,
-                custom_id=links.custom_id(self.action, job_id),
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> JobButton:
-        return cls(int(match["id"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            job = await interaction.client.service.store.get_job(self.job_id)
-            if job is None:
-                raise NotFound("I can't find that job any more.")
-            self.check(interaction, job)
-            await self._acknowledge(interaction, job)
-            await self.act(interaction, job)
-        except EaselError as exc:
-            await send_error(interaction, exc)
-        except Exception as exc:
-            await send_unexpected(interaction, exc)
-
-    def check(self, interaction: discord.Interaction[Any], job: Job) -> None:
-        if self.who == ANYONE or str(interaction.user.id) == job.user_id:
-            return
-        perms = getattr(interaction, "permissions", None)
-        if self.who == OWNER_OR_MOD and perms is not None and perms.manage_messages:
-            return
-        raise NotAllowed(self.refusal)
-
-    async def _acknowledge(self, interaction: discord.Interaction[Any], job: Job) -> None:
-        if self.acknowledge == "ephemeral":
-            await interaction.response.defer(ephemeral=True, thinking=True)
-        elif self.acknowledge == "as_job":
-            await interaction.response.defer(thinking=True, ephemeral=_private(job))
-        elif self.acknowledge == "update":
-            await interaction.response.defer()
-
-    async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
-        raise NotImplementedError
-
-
-def _private(job: Job) -> bool:
-    return bool(job.origin.get("private"))
 
 
 class RetryButton(JobButton):
@@ -99,7 +24,7 @@ class RetryButton(JobButton):
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         client = interaction.client
-        origin = links.interaction_origin(interaction, private=_private(job))
+        origin = links.interaction_origin(interaction, private=private(job))
         retry = await client.service.submit_retry(
             job, user_id=str(interaction.user.id), origin=origin
         )
@@ -113,7 +38,7 @@ class MissingButton(JobButton):
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         client = interaction.client
-        origin = links.interaction_origin(interaction, private=_private(job))
+        origin = links.interaction_origin(interaction, private=private(job))
         retry = await client.service.submit_retry(
             job, user_id=str(interaction.user.id), origin=origin, n=_missing(job) or None
         )
@@ -247,22 +172,27 @@ class RefineButton(JobButton):
         )
 
 
+async def _may_refine(self: JobButton, interaction: discord.Interaction[Any], job: Job) -> None:
+    sessions = interaction.client.service.sessions
+    sessions.check_may_refine(await sessions.session_of(job), str(interaction.user.id))
+
+
 class RevertButton(JobButton):
     action, label, emoji = "revert", "Revert to this", "↩️"
 
+    allowed = _may_refine
+
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
-        sessions = interaction.client.service.sessions
-        sessions.check_may_refine(await sessions.session_of(job), str(interaction.user.id))
-        version = await sessions.revert(job)
+        version = await interaction.client.service.sessions.revert(job)
         await reply(interaction, f"The next message refines v{version}.")
 
 
 class BranchButton(JobButton):
     action, label, emoji, acknowledge = "branch", "Branch", "🌿", "ephemeral"
 
+    allowed = _may_refine
+
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
-        sessions = interaction.client.service.sessions
-        sessions.check_may_refine(await sessions.session_of(job), str(interaction.user.id))
         thread = await threads_of(interaction.client).branch(job, str(interaction.user.id))
         await interaction.followup.send(f"Branched into {thread.mention}.", ephemeral=True)
 

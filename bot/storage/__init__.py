@@ -7,9 +7,10 @@ from bot.storage.files import ImageFiles
 from bot.storage.jobs import JobTables
 from bot.storage.sessions import SessionTables
 from bot.storage.settings import ChannelSettings
+from bot.storage.sweeps import JobSweeps
 
 __all__ = ["Store", "make_engine"]
 
 
-class Store(JobTables, SessionTables, ImageFiles, ChannelSettings):
+class Store(JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings):
     """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

@@ -132,3 +132,19 @@ async def test_a_dm_session_refines_by_replies(easel, world, router):
     )
     sent = first_file(router.requests[-1].body["image[]"])
     assert sent["sha256"] == await result_sha(easel, answer)
+
+
+async def test_owner_only_thread_gates_revert_and_branch(easel, world, router):
+    fake, _guild, channel, alice, bob = world
+    _source, thread = await start_thread(fake, channel, alice)
+    v2 = await say(fake, thread, alice, "make it blue")
+    done = await fake.slash(alice, thread, "easel-thread", {"owner_only": True})
+    await done.wait_ack(5)
+    for action in ("revert", "branch"):
+        refused = await fake.click(bob, v2, button(v2, action))
+        await refused.wait_ack(5)
+        assert "Only the person who started this thread" in str(refused.responses[-1])
+    assert len(fake.threads(channel)) == 1  # bob's Branch opened nothing
+    allowed = await fake.click(alice, v2, button(v2, "revert"))
+    await allowed.wait_ack(5)
+    assert "v2" in str(allowed.responses[-1])

@@ -41,6 +41,11 @@ class Calls:
     ) -> None:
         self.router, self.store, self.catalog, self.sessions = router, store, catalog, sessions
 
+    def weight_of(self, job: Job) -> int:
+        """How many router calls the job makes at once: a chat model makes one image a call."""
+        chat = self.catalog.get(job.spec.model).family is ApiFamily.CHAT
+        return job.spec.n if chat and job.kind is not JobKind.REFINE else 1
+
     async def call(self, job: Job) -> Called:
         spec, user = job.spec, job.user_id
         model = self.catalog.get(spec.model)

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     worker_id: str = Field("easel", min_length=1, max_length=64)
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
+    max_queued_per_user: int = Field(5, ge=1, le=1000)
     health_port: int | None = Field(None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
 

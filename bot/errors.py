@@ -28,6 +28,7 @@ The tree::
     │   └── ImageMissing             a stored image file is gone or damaged
     ├── DeliveryError                Discord would not take the result (too large, no permission)
     ├── NotAllowed                   the user may not do that (not theirs, a permission missing)
+    │   └── QueueFull                too many of the user's jobs waiting already (retryable)
     ├── JobTaken                     another worker already claimed the job (never shown)
     └── JobCancelled                 the user cancelled the job
 
@@ -221,6 +222,12 @@ class NotAllowed(EaselError):
     default_message = "You can't do that here."
 
 
+class QueueFull(NotAllowed):
+    code = "queue_full"
+    retryable = True
+    default_message = "You have too many images waiting. Wait for one to finish, then Retry."
+
+
 class JobTaken(EaselError):
     code = "taken"
     default_message = "That job is already running or finished."
@@ -246,3 +253,10 @@ class NotFound(StorageError):
 class ImageMissing(StorageError):
     code = "image_missing"
     default_message = "A stored image is missing, so this can't be redone. Start a new request."
+
+
+def why_not_kept(exc: BaseException) -> str:
+    """The end of "The image was made but I couldn't keep it: …"."""
+    if isinstance(exc, EaselError):
+        return exc.user_message + " Press Retry to make it again."
+    return "something went wrong on our side. Press Retry to make it again."

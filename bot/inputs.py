@@ -10,6 +10,7 @@ from typing import Any
 
 from bot import fitting, images, masks
 from bot.catalog import ModelInfo
+from bot.config import Settings
 from bot.conversation import Budget
 from bot.domain import ImageSpec, InputImage, Job, JobKind
 from bot.errors import EaselError, InputError, InvalidOption, NotAllowed
@@ -30,6 +31,18 @@ class Limits:
     max_input_bytes: int = 50 * 1024 * 1024
     max_input_pixels: int = 50_000_000
     budget: Budget = field(default_factory=Budget)
+    max_queued_per_user: int = 5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        mib = 1024 * 1024
+        budget = Budget(settings.refine_max_turns, settings.refine_max_image_mb * mib)
+        return cls(
+            settings.max_input_bytes,
+            settings.max_input_pixels,
+            budget,
+            settings.max_queued_per_user,
+        )
 
 
 async def prepare_inputs(

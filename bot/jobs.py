@@ -54,6 +54,7 @@ class JobQueue:
         self._cancelled: set[int] = set()
         self._delivering: dict[int, asyncio.Task[None]] = {}  # listeners still posting the outcome
         self._session_of: dict[int, int] = {}  # job id -> conversation, for turn order
+        self._weight: dict[int, int] = {}  # job id -> router calls it makes at once
         self._served: dict[str, int] = {}  # user -> tick of their last start, for fairness
         self._tick = 0
         self._finished_listeners: list[Listener] = []
@@ -96,6 +97,7 @@ class JobQueue:
         self._waiting.setdefault(job.user_id or ANON, deque()).append(job.id)
         if job.session_id is not None:
             self._session_of[job.id] = job.session_id
+        self._weight[job.id] = min(self.max_concurrent, self.service.weight_of(job))
 
     async def cancel(self, job_id: int) -> bool:
         """Cancel a queued or running job; False if it already finished."""
@@ -104,6 +106,7 @@ class JobQueue:
                 ids.remove(job_id)
                 if not ids:
                     del self._waiting[user]
+                self._weight.pop(job_id, None)
                 await self.service.store.cancel_job(job_id)
                 self._changed.set()
                 await self._notify(Outcome(job_id, error=JobCancelled()))
@@ -150,15 +153,18 @@ class JobQueue:
 
     # -- scheduling -------------------------------------------------------------------------
     def _schedule(self) -> None:
-        while not self._closed and len(self._running) < self.max_concurrent:
-            picked = self._pick()
+        while not self._closed:
+            used = sum(self._weight.get(job_id, 1) for job_id in self._running)
+            picked = self._pick(self.max_concurrent - used)
             if picked is None:
                 return
             user, job_id = picked
             task = asyncio.create_task(self._run(job_id), name=f"easel-job-{job_id}")
             self._running[job_id] = (user, task)
 
-    def _pick(self) -> tuple[str, int] | None:
+    def _pick(self, free: int) -> tuple[str, int] | None:
+        """The next job fairly due, if its router calls fit in ``free`` (a chat job asking for
+        ``n`` images makes ``n`` calls); the one due waits for room rather than be passed by."""
         busy: dict[str, int] = {}
         for user, _task in self._running.values():
             busy[user] = busy.get(user, 0) + 1
@@ -168,6 +174,8 @@ class JobQueue:
             ids = self._waiting[user]
             if not self._session_free(ids[0]):
                 continue
+            if self._weight.get(ids[0], 1) > free:
+                return None
             job_id = ids.popleft()
             if not ids:
                 del self._waiting[user]
@@ -207,6 +215,7 @@ class JobQueue:
         except JobTaken:
             self._running.pop(job_id, None)  # another worker has it: not ours to report
             self._session_of.pop(job_id, None)
+            self._weight.pop(job_id, None)
             self._changed.set()
             return
         except EaselError as exc:
@@ -221,6 +230,7 @@ class JobQueue:
         finally:
             entry = self._running.pop(job_id, None)
             self._session_of.pop(job_id, None)
+            self._weight.pop(job_id, None)
             if entry is not None:
                 self._delivering[job_id] = entry[1]
             self._cancelled.discard(job_id)

@@ -18,11 +18,19 @@ from typing import Any
 from bot.calls import Calls
 from bot.catalog import Catalog, ModelInfo
 from bot.config import Settings
-from bot.conversation import Budget
 from bot.domain import ImageSpec, InputImage, Job, JobKind, JobResult, RouterResult
-from bot.errors import EaselError, InvalidOption, JobCancelled, JobTaken, NotFound, StorageError
+from bot.errors import (
+    EaselError,
+    InvalidOption,
+    JobCancelled,
+    JobTaken,
+    NotFound,
+    StorageError,
+    why_not_kept,
+)
 from bot.inputs import Limits, RawImage, Request, check_may_use, noted, prepare_inputs
 from bot.logs import job_context
+from bot.records import JobRecords
 from bot.router import RouterClient
 from bot.sessions import Conversations
 from bot.storage import Store
@@ -58,6 +66,7 @@ class ImageService:
             max_pixels=self.limits.max_input_pixels,
         )
         self.calls = Calls(router, store, catalog, self.sessions)
+        self.records = JobRecords(store, self.limits)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -74,9 +83,8 @@ class ImageService:
             ) as router,
             await Store.open(settings.database, settings.data_dir) as store,
         ):
-            budget = Budget(settings.refine_max_turns, settings.refine_max_image_mb * 1024 * 1024)
-            limits = Limits(settings.max_input_bytes, settings.max_input_pixels, budget)
             catalog = Catalog.load(settings.catalog_file)
+            limits = Limits.from_settings(settings)
             yield cls(
                 router,
                 store,
@@ -97,9 +105,9 @@ class ImageService:
     ) -> Job:
         """Validate the request and store it as a queued job; invalid options fail the job."""
         request = Request(JobKind.IMAGINE, prompt.strip(), spec, user_id, origin or {})
-        async with self._kept_on_failure(request):
+        async with self.records.kept_on_failure(request):
             self._checked(request)
-        return await self._store(request)
+        return await self.records.store(request)
 
     async def submit_edit(
         self,
@@ -116,13 +124,13 @@ class ImageService:
         request = Request(
             JobKind.EDIT, prompt.strip(), spec, user_id, origin or {}, parent_job_id=parent_job_id
         )
-        async with self._kept_on_failure(request):
+        async with self.records.kept_on_failure(request):
             model = self._checked(request)
             prepared, prepared_mask, notes = await prepare_inputs(model, inputs, mask, self.limits)
         request = noted(request, notes)
         hashes = [await self._put(image) for image in prepared]
         mask_hash = await self._put(prepared_mask) if prepared_mask is not None else None
-        return await self._store(request, hashes, mask_hash)
+        return await self.records.store(request, hashes, mask_hash)
 
     async def submit_retry(
         self,
@@ -136,12 +144,10 @@ class ImageService:
         check_may_use(job, user_id, origin)
         spec = replace(job.spec, n=n) if n else job.spec
         origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
-        return await self._store(
-            self._like(job, job.prompt, spec, user_id or job.user_id, origin),
-            job.input_images,
-            job.mask_image,
-            retry_of=job.id,
-        )
+        request = self._like(job, job.prompt, spec, user_id or job.user_id, origin)
+        async with self.records.kept_on_failure(request):
+            pass  # only the queue's room to check: the request was checked when first made
+        return await self.records.store(request, job.input_images, job.mask_image, retry_of=job.id)
 
     async def submit_variant(
         self, job: Job, prompt: str, spec: ImageSpec, *, user_id: str | None, origin: dict[str, Any]
@@ -149,9 +155,11 @@ class ImageService:
         """A new job like ``job`` (same kind and inputs) with a new prompt or parameters."""
         check_may_use(job, user_id, origin)
         request = self._like(job, prompt.strip(), spec, user_id, origin)
-        async with self._kept_on_failure(replace(request, session_id=None)):
+        async with self.records.kept_on_failure(replace(request, session_id=None)):
             self._checked(request).check_inputs(len(job.input_images))
-        return await self._store(request, job.input_images, job.mask_image, variant_of=job.id)
+        return await self.records.store(
+            request, job.input_images, job.mask_image, variant_of=job.id
+        )
 
     async def submit_refine(
         self,
@@ -176,7 +184,7 @@ class ImageService:
         request = Request(
             JobKind.REFINE, prompt.strip(), spec, user_id, origin or {}, session_id=session_id
         )
-        async with self._kept_on_failure(request):
+        async with self.records.kept_on_failure(request):
             if not request.prompt:
                 raise InvalidOption("Write what you want changed.")
             model = self.catalog.get(spec.model)
@@ -184,7 +192,7 @@ class ImageService:
                 await prepare_inputs(model, inputs, None, self.limits) if inputs else ([], None, [])
             )
         hashes = [await self._put(image) for image in prepared]
-        return await self._store(noted(request, notes), hashes)
+        return await self.records.store(noted(request, notes), hashes)
 
     @staticmethod
     def _like(
@@ -199,39 +207,11 @@ class ImageService:
         model.check_spec(request.spec)
         return model
 
-    async def _store(
-        self,
-        request: Request,
-        inputs: Sequence[str] = (),
-        mask: str | None = None,
-        **lineage: int,
-    ) -> Job:
-        """The one place a request becomes a stored job."""
-        return await self.store.create_job(
-            kind=request.kind,
-            prompt=request.prompt,
-            params=request.spec.to_params(),
-            user_id=request.user_id,
-            origin={**request.origin, **lineage},
-            input_images=inputs,
-            mask_image=mask,
-            parent_job_id=request.parent_job_id,
-            session_id=request.session_id,
-        )
-
-    @contextlib.asynccontextmanager
-    async def _kept_on_failure(self, request: Request) -> AsyncIterator[None]:
-        """Keep a request that can't run, so the user can fix it and retry."""
-        try:
-            yield
-        except EaselError as exc:
-            job = await self._store(request)
-            await self.store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message)
-            exc.job_id = job.id
-            raise
-
     async def _put(self, image: InputImage) -> str:
         return (await self.store.put_image(image.data, image.mime)).sha256
+
+    def weight_of(self, job: Job) -> int:
+        return self.calls.weight_of(job)
 
     # -- running ----------------------------------------------------------------------------
     async def run(self, job_id: int) -> JobResult:
@@ -250,7 +230,9 @@ class ImageService:
                 # Paid for but not kept (a full disk, the database gone): the job ends failed,
                 # never left running to be paid for again at the next start, and the user is told.
                 log.exception("could not store the answer")
-                failed = StorageError(f"The image was made but I couldn't keep it: {_why(exc)}")
+                failed = StorageError(
+                    f"The image was made but I couldn't keep it: {why_not_kept(exc)}"
+                )
                 await self._fail(job, failed)
                 raise failed from exc
 
@@ -301,9 +283,3 @@ class ImageService:
     ) -> JobResult:
         job = await self.submit_edit(prompt, inputs, spec, **kwargs)
         return await self.run(job.id)
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, EaselError):
-        return exc.user_message + " Press Retry to make it again."
-    return "something went wrong on our side. Press Retry to make it again."

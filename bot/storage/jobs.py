@@ -191,6 +191,14 @@ class JobTables(StoreBase):
         async with self._tx() as conn:
             return await _select_jobs(conn, stmt)
 
+    async def active_jobs_of(self, user_id: str) -> int:
+        """How many of the user's jobs are waiting or running."""
+        stmt = sa.select(sa.func.count()).where(
+            jobs.c.user_id == user_id, jobs.c.status.in_([s.value for s in ACTIVE])
+        )
+        async with self._tx() as conn:
+            return int(await conn.scalar(stmt) or 0)
+
     async def undelivered_jobs(self) -> list[Job]:
         """Finished jobs whose outcome was never (or only half) posted, newest first."""
         state = jobs.c.delivery["state"].as_string()

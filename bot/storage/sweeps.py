@@ -13,7 +13,12 @@ from bot.storage.base import StoreBase
 from bot.storage.jobs import _without_token
 
 FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
-SETTLED = ("posted", "failed", "launched")  # delivery states after which nothing posts a job
+SETTLED = (
+    "posted",
+    "failed",
+    "launched",
+    "answered",
+)  # delivery states after which nothing posts a job
 
 
 class JobSweeps(StoreBase):

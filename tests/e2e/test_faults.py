@@ -141,3 +141,23 @@ async def test_restart_after_a_thousand_finished_jobs_posts_the_newest_unposted(
         "the lost job posted",
     )
     await posted(easel, lost.id)
+
+
+async def test_one_user_cannot_queue_without_limit(easel, world, router):
+    fake, _guild, channel, alice, bob = world
+    router.add_fault(Fault(kind="latency", seconds=2.0, times=10))
+    handles = [
+        await fake.slash(alice, channel, "imagine", {"prompt": f"cat {i}"}) for i in range(5)
+    ]
+    for handle in handles:
+        await handle.wait_ack(3)
+    await fake.world.wait_until(
+        lambda: len(easel.bot.queue.positions()) + len(easel.bot.queue.running()) >= 5,
+        10,
+        "five jobs queued",
+    )
+    refused = await outcome(fake, await fake.slash(alice, channel, "imagine", {"prompt": "cat 6"}))
+    assert "You already have 5 images waiting" in refused.embeds[0]["description"]
+    assert "cat 6" in str(refused.embeds) and button(refused, "retry")  # the prompt is kept
+    other = await fake.slash(bob, channel, "imagine", {"prompt": "dog"})  # others aren't held up
+    assert (await outcome(fake, other, timeout=60)).attachments

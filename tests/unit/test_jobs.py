@@ -48,6 +48,10 @@ class StubService:
         self.peak = 0
         self.fail: dict[int, Exception] = {}
         self.worker = "test-worker"
+        self.weights: dict[int, int] = {}  # router calls a job makes at once (chat count:n)
+
+    def weight_of(self, job):
+        return self.weights.get(job.id, 1)
 
     async def run(self, job_id):
         self.started.append(job_id)
@@ -260,3 +264,26 @@ async def test_a_job_claimed_elsewhere_is_not_reported():
     service.release(1)
     await asyncio.wait_for(queue.join(), 5)
     assert outcomes == []
+
+
+async def test_a_chat_job_counts_as_its_calls_against_the_cap():
+    service = StubService()
+    service.weights = {1: 3, 3: 10}
+    queue = JobQueue(service, max_concurrent=4, max_per_user=4)
+    await queue.enqueue(job(1, "alice"))  # count:3 on a chat model: three calls at once
+    await queue.enqueue(job(2, "bob"))
+    await queue.enqueue(job(3, "carol"))  # count:10, more than the cap: it takes all of it
+    await queue.enqueue(job(4, "dave"))
+    await settle()
+    assert service.started == [1, 2]  # 3 + 1 calls: full
+    service.release(2)
+    await settle()
+    assert service.started == [1, 2]  # carol's 4-call job waits for room; dave may not pass
+    service.release(1)
+    await settle()
+    assert service.started == [1, 2, 3]
+    service.release(3)
+    await settle()
+    assert service.started == [1, 2, 3, 4]
+    service.release(4)
+    await asyncio.wait_for(queue.join(), 5)

@@ -73,5 +73,14 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in ("discord.http", "discord.gateway", "httpx", "httpcore", "aiosqlite", "alembic"):
+    # discord.http and discord.webhook log request URLs, which hold interaction tokens, at DEBUG.
+    for name in (
+        "discord.http",
+        "discord.webhook",
+        "discord.gateway",
+        "httpx",
+        "httpcore",
+        "aiosqlite",
+        "alembic",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -39,14 +39,17 @@ class Refine(commands.Cog):
         """Take the message as a turn if its thread is Easel's; False if it isn't."""
         assert isinstance(message.channel, discord.Thread)
         thread = message.channel
+        if self.threads.known_not_ours(thread.id):
+            return False
         async with self.threads.lock(thread.id):  # before any other await: Discord's order
             session = await self.bot.service.sessions.for_thread(str(thread.id))
             if session is None:
                 session = await self.threads.rebuild(thread, before=message)
-            if session is None:
-                return False
-            await self.take_turn(message, session)
-            return True
+            if session is not None:
+                await self.take_turn(message, session)
+                return True
+        self.threads.drop_lock(thread.id)  # after it is released; a thread not ours keeps none
+        return False
 
     async def take_turn(self, message: discord.Message, session: Session) -> None:
         try:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord.ext import commands
 
 from bot.domain import Job, Place, RebuiltPair, Session
-from bot.errors import NotFound
+from bot.errors import NotAllowed, NotFound
 from bot.sessions import Conversations
 from cogs import links, render
 from cogs.sources import Sources
@@ -28,6 +29,12 @@ WELCOME = (
     "use ↩️ Revert or 🌿 Branch on any version."
 )
 HISTORY_LIMIT = 500  # messages read back when a thread is rebuilt from Discord alone
+THREAD_EXISTS = 160004  # "A thread has already been created for this message"
+NOT_OURS_KEPT = 10_000  # threads remembered as not Easel's, so their messages cost no request
+
+
+class AlreadyThreaded(NotAllowed):
+    """The result has its thread already."""
 
 
 def thread_name(prompt: str) -> str:
@@ -48,6 +55,7 @@ class Threads(commands.Cog):
         # Handlers run concurrently; a FIFO lock per thread, taken before the first await,
         # keeps turns in the order Discord delivered the messages.
         self._order: dict[int, asyncio.Lock] = {}
+        self._not_ours: OrderedDict[int, None] = OrderedDict()
 
     @property
     def sessions(self) -> Conversations:
@@ -59,6 +67,20 @@ class Threads(commands.Cog):
     def lock(self, thread_id: int) -> asyncio.Lock:
         return self._order.setdefault(thread_id, asyncio.Lock())
 
+    def known_not_ours(self, thread_id: int) -> bool:
+        return thread_id in self._not_ours
+
+    def _not_easels(self, thread_id: int) -> None:
+        """Seen for sure not to be Easel's: remembered (boundedly), so it costs no request again."""
+        self._not_ours[thread_id] = None
+        while len(self._not_ours) > NOT_OURS_KEPT:
+            self._not_ours.popitem(last=False)
+
+    def drop_lock(self, thread_id: int) -> None:
+        lock = self._order.get(thread_id)
+        if lock is not None and not lock.locked():
+            del self._order[thread_id]
+
     async def open(
         self,
         message: discord.Message,
@@ -68,9 +90,15 @@ class Threads(commands.Cog):
         parent: Session | None = None,
     ) -> discord.Thread:
         """A thread on ``message`` whose session starts from ``job`` (or branches ``parent``)."""
-        thread = await message.create_thread(
-            name=thread_name(job.prompt), auto_archive_duration=1440
-        )
+        try:
+            thread = await message.create_thread(
+                name=thread_name(job.prompt), auto_archive_duration=1440
+            )
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:
+                raise
+            # Refine pressed twice: the thread is the message's own (same id); point at it.
+            raise AlreadyThreaded(f"This result already has a thread: <#{message.id}>.") from exc
         # Messages in the new thread wait for its session (taken before any other await).
         async with self.lock(thread.id):
             await self.sessions.open(
@@ -110,6 +138,7 @@ class Threads(commands.Cog):
         me = self.bot.user.id if self.bot.user else None
         job_id = links.job_id_of(starter, me)
         if job_id is None:
+            self._not_easels(thread.id)
             return None
         store = self.bot.service.store
         job = await store.get_job(job_id)
@@ -121,11 +150,15 @@ class Threads(commands.Cog):
 
     async def _starter(self, thread: discord.Thread) -> discord.Message | None:
         if not isinstance(thread.parent, discord.TextChannel):
+            self._not_easels(thread.id)
             return None
         try:
             return await thread.parent.fetch_message(thread.id)
-        except discord.HTTPException:
+        except discord.NotFound:
+            self._not_easels(thread.id)  # no starter message: a thread started without one
             return None
+        except discord.HTTPException:
+            return None  # Discord trouble: ask again on the next message
 
     async def _result_jobs(self, thread: discord.Thread) -> Any:
         me = self.bot.user.id if self.bot.user else None

@@ -5,6 +5,7 @@ images-model session still hears the whole conversation, as words."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 
@@ -148,3 +149,31 @@ async def test_owner_only_thread_gates_revert_and_branch(easel, world, router):
     allowed = await fake.click(alice, v2, button(v2, "revert"))
     await allowed.wait_ack(5)
     assert "v2" in str(allowed.responses[-1])
+
+
+async def test_refine_pressed_twice_points_at_the_thread(easel, world, router):
+    fake, _guild, channel, alice, _bob = world
+    source, thread = await start_thread(fake, channel, alice)
+    again = await fake.click(alice, source, button(source, "refine"))
+    await again.wait_followups(1, timeout=10)
+    assert f"already has a thread: <#{thread.id}>" in str(again.responses + again.messages())
+    assert len(fake.threads(channel)) == 1
+
+
+async def test_messages_in_other_threads_cost_one_look_at_most(easel, world, router):
+    fake, _guild, channel, alice, bob = world
+    post = await fake.post_message(alice, channel, "let's talk")
+    thread = await fake.start_thread(alice, post, "chat")
+    for text in ("one", "two", "three"):
+        await fake.post_message(bob, thread, text)
+    await fake.world.wait_until(
+        lambda: len(fake.requests_to(f"/messages/{post.id}", "GET")) >= 1, 10, "one look"
+    )
+    await easel.idle()
+    await fake.post_message(bob, thread, "four")
+    await fake.post_message(bob, thread, "five")
+    await asyncio.sleep(0.5)  # time for the bot to have handled them (it answers nothing)
+    assert len(fake.requests_to(f"/messages/{post.id}", "GET")) == 1
+    assert not [m for m in fake.messages(thread) if m.author.id == fake.bot_user.id]
+    refine = easel.bot.get_cog("Threads")
+    assert thread.id not in refine._order  # no lock kept for a thread that isn't Easel's

@@ -26,23 +26,22 @@ class RetryButton(JobButton):
         client = interaction.client
         origin = links.interaction_origin(interaction, private=private(job))
         retry = await client.service.submit_retry(
-            job, user_id=str(interaction.user.id), origin=origin
+            job, user_id=str(interaction.user.id), origin=origin, n=self.count(job)
         )
         await client.delivery.launch(retry)
 
+    def count(self, job: Job) -> int | None:
+        """How many images the new job makes; None: as many as the first asked for."""
+        return None
 
-class MissingButton(JobButton):
+
+class MissingButton(RetryButton):
     """Makes the images a result lacks (a chat call failed, or the model made fewer)."""
 
-    action, label, emoji, acknowledge = "missing", "Retry missing", "➕", "as_job"
+    action, label, emoji = "missing", "Retry missing", "➕"
 
-    async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
-        client = interaction.client
-        origin = links.interaction_origin(interaction, private=private(job))
-        retry = await client.service.submit_retry(
-            job, user_id=str(interaction.user.id), origin=origin, n=_missing(job) or None
-        )
-        await client.delivery.launch(retry)
+    def count(self, job: Job) -> int | None:
+        return _missing(job) or None
 
 
 def _missing(job: Job) -> int:

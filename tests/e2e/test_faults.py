@@ -13,7 +13,7 @@ from PIL import Image
 from bot.domain import JobKind, JobStatus
 from bot.errors import StorageError
 from tests.e2e.conftest import outcome
-from tests.e2e.test_imagine import button
+from tests.e2e.test_imagine import GEMINI, button
 from tests.fakes.router import Fault
 
 pytestmark = pytest.mark.timeout(120)
@@ -161,3 +161,17 @@ async def test_one_user_cannot_queue_without_limit(easel, world, router):
     assert "cat 6" in str(refused.embeds) and button(refused, "retry")  # the prompt is kept
     other = await fake.slash(bob, channel, "imagine", {"prompt": "dog"})  # others aren't held up
     assert (await outcome(fake, other, timeout=60)).attachments
+
+
+async def test_full_resolution_when_the_original_is_gone_says_so(easel, world, router):
+    fake, _guild, channel, alice, _bob = world
+    router.add_fault(Fault(kind="huge", endpoint="chat"))  # a 4K PNG over 10 MiB: re-encoded
+    options = {"prompt": "big", "model": GEMINI, "aspect": "16:9", "resolution": "4K"}
+    message = await outcome(fake, await fake.slash(alice, channel, "imagine", options), timeout=60)
+    await easel.idle()
+    job = (await easel.store.jobs_with_status(JobStatus.DONE))[-1]
+    easel.store.image_path(job.result_images[0]).unlink()
+    click = await fake.click(alice, message, button(message, "full"))
+    await click.wait_followups(1, timeout=10)
+    answer = str([(m.content, m.embeds) for m in click.messages()])
+    assert "Couldn't finish that" in answer and "missing" in answer  # not "thinking…" forever

@@ -1,0 +1,142 @@
+"""``kill -9`` of the real bot process at points of a job's life, then a restart on the same
+data: the user ends with exactly one result, and the router is asked at most once more than
+needed (the router call is at least once; the post is exactly once)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import sys
+
+import pytest
+
+from tests.e2e.conftest import ROUTER_KEY
+from tests.e2e.test_entrypoint import clean_env
+from tests.fakes.router import Fault
+
+pytestmark = pytest.mark.timeout(180)
+
+
+class BotProcess:
+    """``python -m bot`` against the fakes, started and killed as an operator would."""
+
+    def __init__(self, fake, router, tmp_path) -> None:
+        self.fake, self.router, self.tmp_path = fake, router, tmp_path
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        env = clean_env(
+            self.tmp_path,
+            DISCORD_TOKEN=self.fake.token,
+            DISCORD_API_BASE=self.fake.api_base,
+            DISCORD_GATEWAY_URL=self.fake.gateway_url,
+            ROUTER_BASE_URL=self.router.base_url,
+            ROUTER_API_KEY=ROUTER_KEY,
+            ROUTER_MAX_RETRIES="0",
+        )
+        before = set(self.fake.gateway.sessions)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=self.tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        gateway = self.fake.gateway
+
+        def ready() -> bool:
+            return any(
+                s.ready and s.connection is not None and s.connection.sent >= len(s.buffer)
+                for key, s in gateway.sessions.items()
+                if key not in before
+            )
+
+        await self.fake.world.wait_until(ready, 30, "the bot connected and ready")
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL: no shutdown, no cleanup
+        await asyncio.wait_for(self.proc.wait(), 10)
+        await self.fake.world.wait_until(
+            lambda: not self.fake.gateway.connected_sessions(), 10, "the socket closed"
+        )
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+@pytest.fixture
+async def bot(world, router, tmp_path):
+    process = BotProcess(world[0], router, tmp_path)
+    await process.start()
+    await world[0].wait_for_commands(["imagine"], timeout=30)
+    try:
+        yield process
+    finally:
+        await process.stop()
+
+
+def stored(tmp_path) -> list[tuple[str, str | None]]:
+    """(status, delivery) of every job, read straight from the bot's SQLite file."""
+    path = tmp_path / "data" / "easel.db"
+    if not path.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        try:
+            return list(db.execute("SELECT status, delivery FROM jobs ORDER BY id"))
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+
+
+def generations(router) -> int:
+    return len([r for r in router.requests if r.path.endswith("/images/generations")])
+
+
+def results(fake, channel, handle) -> list:
+    """Every message showing the job's images: the interaction's response or a channel post."""
+    shown = [m for m in fake.messages(channel) if m.author.id == fake.bot_user.id and m.attachments]
+    original = handle.original_message
+    if original is not None and original.attachments and original not in shown:
+        shown.append(original)
+    return shown
+
+
+async def exactly_one_result(fake, channel, handle) -> None:
+    await fake.world.wait_until(lambda: results(fake, channel, handle), 60, "the result")
+    await asyncio.sleep(1.0)  # time for a second post, were there one
+    assert len(results(fake, channel, handle)) == 1
+
+
+@pytest.mark.parametrize("point", ["queued", "in_router_call", "while_posting", "after_posting"])
+async def test_kill_9_then_restart(bot, world, router, tmp_path, point):
+    fake, _guild, channel, alice, _bob = world
+    if point in ("queued", "in_router_call"):
+        router.add_fault(Fault(kind="latency", seconds=3.0))
+    if point == "while_posting":
+        fake.outage(120, path="/webhooks")  # the result can't reach Discord yet
+    handle = await fake.slash(alice, channel, "imagine", {"prompt": f"crash {point}"})
+    await handle.wait_ack(5)
+    if point == "queued":
+        await fake.world.wait_until(lambda: stored(tmp_path), 20, "the job stored")
+    if point == "in_router_call":
+        await fake.world.wait_until(lambda: generations(router) == 1, 20, "the router call")
+    if point == "while_posting":  # the answer is kept, its post is under way and refused
+        await fake.world.wait_until(
+            lambda: any(status == "done" and delivery for status, delivery in stored(tmp_path)),
+            30,
+            "the job done and its post begun",
+        )
+    if point == "after_posting":
+        await fake.world.wait_until(lambda: results(fake, channel, handle), 30, "the result")
+    await bot.kill()
+    fake.world.outages.clear()
+    await bot.start()
+    await exactly_one_result(fake, channel, handle)
+    assert 1 <= generations(router) <= 2  # at least once; at most once more than needed
+    if point in ("while_posting", "after_posting"):
+        assert generations(router) == 1  # the answer was kept: not paid for again

@@ -43,7 +43,7 @@ class Refine(commands.Cog):
             return False
         async with self.threads.lock(thread.id):  # before any other await: Discord's order
             session = await self.bot.service.sessions.for_thread(str(thread.id))
-            if session is None:
+            if session is None and not self.threads.known_not_ours(thread.id):
                 session = await self.threads.rebuild(thread, before=message)
             if session is not None:
                 await self.take_turn(message, session)

@@ -21,6 +21,7 @@ from bot.health import HealthServer
 from bot.jobs import JobQueue
 from bot.retention import Sweeper
 from bot.service import ImageService
+from bot.workers import claim_lease, keep_lease, release_lease
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class EaselBot(commands.Bot):
         self.delivery: Any = None  # set by the cogs.delivery extension
         self._resume_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
+        self._lease_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
@@ -120,6 +122,8 @@ class EaselBot(commands.Bot):
         sweeper = Sweeper.from_settings(self.service.store, self.settings)
         every = self.settings.sweep_every_minutes * 60
         self._sweep_task = asyncio.create_task(sweeper.run_forever(every), name="easel-sweep")
+        lease = keep_lease(self.service.store, self.settings.worker_id)
+        self._lease_task = asyncio.create_task(lease, name="easel-lease")
         await self.sync_commands()
         if self.settings.health_port:
             self.health = HealthServer(
@@ -168,12 +172,15 @@ class EaselBot(commands.Bot):
         if self._resume_task is not None and not self._resume_task.done():
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._resume_task), 10)
-        if self._sweep_task is not None:
-            self._sweep_task.cancel()  # before the store closes under it
-            await asyncio.gather(self._sweep_task, return_exceptions=True)
+        for task in (self._sweep_task, self._lease_task):
+            if task is not None:
+                task.cancel()  # before the store closes under it
+                await asyncio.gather(task, return_exceptions=True)
         if self.delivery is not None:
             await self.delivery.close()
         await self.queue.close()  # running jobs stay RUNNING in the store; resumed next start
+        # Only once nothing runs any more: the next process with this id may start at once.
+        await release_lease(self.service.store, self.settings.worker_id)
         if self.health is not None:
             await self.health.stop()
         await super().close()
@@ -197,6 +204,8 @@ def run_bot(settings: Settings) -> int:
 
 async def _serve(settings: Settings, token: str) -> int:
     async with ImageService.open(settings) as service:
+        # Before logging in, so that a second process with this id resumes nothing.
+        await claim_lease(service.store, settings.worker_id)
         queue = JobQueue(
             service,
             max_concurrent=settings.max_concurrent_jobs,

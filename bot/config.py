@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
+import socket
+import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -59,7 +62,17 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
-    worker_id: str = Field("easel", min_length=1, max_length=64)
+    # Derived from the host and the store, not the pid: a restarted process must find its own
+    # running jobs under the same id, while another deployment's id differs.
+    worker_id: str = Field(
+        "",
+        max_length=64,
+        description=(
+            "This process's name in the store. Unset: <host name>-<hash of DATA_DIR and "
+            "DATABASE_URL>, the same on every restart. Set it explicitly when several processes "
+            "on one host share one store; a second live process with the same id is refused."
+        ),
+    )
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
     max_queued_per_user: int = Field(5, ge=1, le=1000)
@@ -102,6 +115,12 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
 
+    @model_validator(mode="after")
+    def _default_worker_id(self) -> Self:
+        if not self.worker_id:
+            self.worker_id = default_worker_id(self.data_dir, self.database_url)
+        return self
+
     @property
     def database(self) -> str:
         """The store's URL: ``DATABASE_URL`` or a SQLite file in ``DATA_DIR``."""
@@ -123,6 +142,20 @@ class Settings(BaseSettings):
         if self.discord_token is None or not self.discord_token.get_secret_value():
             raise ConfigError(DISCORD_TOKEN_HELP)
         return self.discord_token.get_secret_value()
+
+
+def default_worker_id(data_dir: Path, database_url: str | None, host: str | None = None) -> str:
+    """``<host>-<8 hex digits>``, the digits hashed from the data directory and the database."""
+    host = (host or socket.gethostname() or "easel")[:55]  # 55 + 9 fits WORKER_ID's 64
+    store = f"{data_dir.resolve()}\n{_store_identity(database_url or '')}"
+    return f"{host}-{hashlib.sha256(store.encode()).hexdigest()[:8]}"
+
+
+def _store_identity(url: str) -> str:
+    """Which database a URL names, without password or options: rotating a password keeps the id."""
+    parts = urllib.parse.urlsplit(url)
+    where = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{parts.username or ''}@{where}{parts.path}"
 
 
 def _is_host_pattern(entry: str) -> bool:

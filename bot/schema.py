@@ -146,3 +146,15 @@ channel_settings = sa.Table(
     sa.Column("settings", Json, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# One row per WORKER_ID that a live bot process holds: a lease kept fresh by heartbeats, so a
+# second process with the same id is refused at start instead of resuming the first one's jobs.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),  # as long as jobs.claimed_by
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=False),
+)

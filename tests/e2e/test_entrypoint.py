@@ -1,13 +1,17 @@
 """The bot as a real process: ``make run`` without a token, ``python -m bot`` against the fake
-Discord and the fake router, its health endpoint, SIGTERM, and ``python -m bot invite``."""
+Discord and the fake router, its health endpoint, SIGTERM, a second process with the same
+WORKER_ID refused, and ``python -m bot invite``."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +123,49 @@ async def test_bot_process_answers_imagine_reports_health_and_stops_on_sigterm(
         log = (await proc.stderr.read()).decode() if proc.stderr else ""
     assert fake.token not in log and ROUTER_KEY not in log
     assert "Traceback" not in log
+
+
+async def test_a_second_process_with_the_same_worker_id_is_refused_at_start(
+    world, router, tmp_path
+):
+    fake, _guild, channel, alice, _bob = world
+    env = clean_env(
+        tmp_path,
+        DISCORD_TOKEN=fake.token,
+        DISCORD_API_BASE=fake.api_base,
+        DISCORD_GATEWAY_URL=fake.gateway_url,
+        ROUTER_BASE_URL=router.base_url,
+        ROUTER_API_KEY=ROUTER_KEY,
+        WORKER_ID="shared",
+        LOG_LEVEL="WARNING",
+    )
+    command = (sys.executable, "-m", "bot")
+    pipes = {"stdout": asyncio.subprocess.DEVNULL, "stderr": asyncio.subprocess.PIPE}
+    first = await asyncio.create_subprocess_exec(*command, cwd=tmp_path, env=env, **pipes)
+    try:
+        await fake.wait_for_ready(timeout=30)
+        # Same WORKER_ID, same DATA_DIR and so the same SQLite database.
+        second = await asyncio.create_subprocess_exec(*command, cwd=tmp_path, env=env, **pipes)
+        _, err = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 2, err.decode()
+        line = err.decode().strip()
+        expected = (
+            rf"Configuration error: Another Easel process is running as WORKER_ID=shared "
+            rf"\(host {re.escape(socket.gethostname())}, pid {first.pid}, seen \d+ s ago\)\. "
+            r"Give each process its own WORKER_ID\."
+        )
+        assert re.fullmatch(expected, line), line
+        # The first one never noticed: it still answers, and stops cleanly.
+        handle = await fake.slash(alice, channel, "imagine", {"prompt": "still the only one"})
+        assert (await outcome(fake, handle)).attachments
+        first.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(first.wait(), 20) == 0
+    finally:
+        if first.returncode is None:
+            first.kill()
+            await first.wait()
+        log = (await first.stderr.read()).decode() if first.stderr else ""
+    assert "Traceback" not in log
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "easel.db")) as db:
+        # Released on the way out: the next process with this id starts at once.
+        assert db.execute("SELECT count(*) FROM workers").fetchone() == (0,)

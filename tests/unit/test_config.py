@@ -1,6 +1,8 @@
 """Settings: defaults, validation messages that name the variable, secrets never shown."""
 
 import logging
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +32,7 @@ def clean_env(monkeypatch, tmp_path):
         "CATALOG_FILE",
         "HEALTH_PORT",
         "ROUTER_RESULT_HOSTS",
+        "WORKER_ID",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -80,6 +83,43 @@ def test_result_hosts_are_a_comma_separated_list(monkeypatch):
         "*.blob.core.windows.net",
         "10.0.0.5",
     )
+
+
+@pytest.fixture
+def host(monkeypatch):
+    monkeypatch.setattr(socket, "gethostname", lambda: "box")
+
+
+def test_worker_id_default_is_the_host_and_a_hash_of_the_store(monkeypatch, tmp_path, host):
+    first = load_settings(data_dir=tmp_path / "one").worker_id
+    assert re.fullmatch(r"box-[0-9a-f]{8}", first)
+    assert load_settings(data_dir=tmp_path / "one").worker_id == first  # a restart: the same
+    monkeypatch.setenv("DATA_DIR", "one")  # relative to the working directory, tmp_path
+    assert load_settings().worker_id == first
+    monkeypatch.delenv("DATA_DIR")
+    assert load_settings(data_dir=tmp_path / "two").worker_id != first
+
+
+def test_worker_id_default_follows_the_database_but_not_its_password(tmp_path, host):
+    def worker_id(url: str | None) -> str:
+        return load_settings(data_dir=tmp_path, database_url=url).worker_id
+
+    pg = "postgresql+asyncpg://easel:{}@db.internal:5432/{}"
+    assert worker_id(pg.format("old", "easel")) == worker_id(pg.format("new", "easel") + "?ssl=1")
+    assert worker_id(pg.format("old", "easel")) != worker_id(pg.format("old", "other"))
+    assert worker_id(pg.format("old", "easel")) != worker_id(None)
+
+
+def test_worker_id_set_explicitly_is_kept_and_the_default_fits(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKER_ID", "bot-2")
+    assert load_settings().worker_id == "bot-2"
+    monkeypatch.setenv("WORKER_ID", "")  # empty means unset
+    monkeypatch.setattr(socket, "gethostname", lambda: "h" * 253)
+    derived = load_settings().worker_id
+    assert len(derived) == 64 and derived.startswith("h" * 55 + "-")
+    monkeypatch.setenv("WORKER_ID", "x" * 65)
+    with pytest.raises(ConfigError, match="WORKER_ID is invalid"):
+        load_settings()
 
 
 def test_missing_secrets_explain_how_to_fix():

@@ -28,7 +28,16 @@ from bot.storage import Store, make_engine
 pytestmark = pytest.mark.timeout(30)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 100
-TABLES = {"images", "jobs", "job_images", "sessions", "turns", "turn_images", "channel_settings"}
+TABLES = {
+    "images",
+    "jobs",
+    "job_images",
+    "sessions",
+    "turns",
+    "turn_images",
+    "channel_settings",
+    "workers",
+}
 
 
 @pytest.fixture
@@ -79,13 +88,13 @@ async def test_migrations_build_the_schema_and_reopening_changes_nothing(store):
         names = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
         version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
     assert TABLES | {"alembic_version"} <= names
-    assert version == "0002"
+    assert version == "0003"
 
     store = await reopen(store)
     async with store:
         async with store._engine.connect() as conn:
             versions = (await conn.execute(sa.text("SELECT * FROM alembic_version"))).all()
-        assert versions == [("0002",)]
+        assert versions == [("0003",)]
         assert await store.ping()
 
 

@@ -39,9 +39,26 @@ async def claim_lease(store: Store, worker_id: str) -> None:
             log.info("holding WORKER_ID=%s", worker_id)
             return
         holder = await store.worker_lease(worker_id)
-        if holder is not None:
+        if holder is not None and holder.host == host and not _alive(holder.pid):
+            # This host's earlier process died without letting go (kill -9, a crash): no need
+            # to wait for its lease to go stale before carrying on with its jobs.
+            log.info("WORKER_ID=%s was held by pid %s, which is gone", worker_id, holder.pid)
+            if await store.claim_worker(worker_id, host, pid, stale_after=0):
+                return
+        elif holder is not None:
             raise ConfigError(refusal(holder))
     raise ConfigError(f"WORKER_ID={worker_id} could not be claimed; try again.")
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host (signal 0 checks, sends nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 def refusal(holder: WorkerLease, now: datetime | None = None) -> str:

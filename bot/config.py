@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_input_bytes: int = Field(50 * 1024 * 1024, gt=0)
     max_input_pixels: int = Field(50_000_000, gt=0)
+    # An input that must be converted is decoded whole; a lower cap than the header check's.
+    max_decode_pixels: int = Field(24_000_000, ge=1_000_000, le=200_000_000)
+    max_concurrent_decodes: int = Field(2, ge=1, le=32)
     refine_max_turns: int = Field(20, ge=2, le=200)
     refine_max_image_mb: int = Field(40, ge=1, le=1000)
     # Retention: 0 keeps forever; a century is the most anyone means

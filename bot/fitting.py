@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 from bot import images, masks, media
 from bot.domain import InputImage
@@ -58,14 +58,15 @@ def fit_under(data: bytes, limit: int, *, prefer: str | None = None) -> FittedIm
             # Far too big: decode at 1/2..1/8 scale. Generous, since re-encoding usually shrinks.
             keep = 2 * math.sqrt(limit / len(data))
             img.draft(None, (max(1, int(img.width * keep)), max(1, int(img.height * keep))))
-        img.load()
-        ImageOps.exif_transpose(img, in_place=True)
-        # Lossless sources that PNG stores well (palette or small) try PNG before going lossy.
-        png_ok = mime in (media.PNG, media.GIF) and (
-            img.mode == "P" or full_pixels <= _SMALL_PIXELS
-        )
-        png_ok = target == media.PNG or (target is None and png_ok)
-        fitted = _fit(img, limit, target=target, allow_png=png_ok)
+        with images.decoding():
+            img.load()
+            ImageOps.exif_transpose(img, in_place=True)
+            # Lossless sources that PNG stores well (palette or small) try PNG before going lossy.
+            png_ok = mime in (media.PNG, media.GIF) and (
+                img.mode == "P" or full_pixels <= _SMALL_PIXELS
+            )
+            png_ok = target == media.PNG or (target is None and png_ok)
+            fitted = _fit(img, limit, target=target, allow_png=png_ok)
     scaled = fitted.width * fitted.height < full_pixels
     return FittedImage(fitted.data, fitted.mime, fitted.width, fitted.height, True, scaled)
 
@@ -75,6 +76,7 @@ def prepare_input(
     *,
     max_bytes: int,
     max_pixels: int,
+    max_decode_pixels: int | None = None,
     name: str = "image",
     info: images.ImageInfo | None = None,
 ) -> InputImage:
@@ -84,16 +86,22 @@ def prepare_input(
     stem = PurePosixPath(name).stem or "image"
     if info.mime in images.KEEPABLE and info.frames == 1 and len(data) <= max_bytes:
         return InputImage(data=data, mime=info.mime, name=f"{stem}.{media.extension(info.mime)}")
+    # Only here is the input decoded, so only here does the (lower) decode cap apply.
+    cap = min(max_pixels, max_decode_pixels or max_pixels)
     img, _ = images.open_image(data, max_pixels)
     with img, images.mapped():
-        img.load()
-        ImageOps.exif_transpose(img, in_place=True)
-        if info.mime == media.GIF or info.frames > 1:
-            frame = masks.as_rgba(img) if info.has_alpha else img.convert("RGB")
-            png = images.encode(frame, media.PNG)
-            if len(png) <= max_bytes:
-                return InputImage(data=png, mime=media.PNG, name=f"{stem}.png")
-        fitted = _fit(img, max_bytes, target=None, allow_png=False)
+        _decode_within(img, info.mime, cap, max_bytes)
+        with images.decoding():
+            img.load()
+            ImageOps.exif_transpose(img, in_place=True)
+            pixels: Image.Image = img
+            if info.mime == media.GIF or info.frames > 1:
+                # The frame is fitted below if too big as PNG: one converted copy, not two.
+                pixels = masks.as_rgba(img) if info.has_alpha else img.convert("RGB")
+                png = images.encode(pixels, media.PNG)
+                if len(png) <= max_bytes:
+                    return InputImage(data=png, mime=media.PNG, name=f"{stem}.png")
+            fitted = _fit(pixels, max_bytes, target=None, allow_png=False)
     return InputImage(data=fitted.data, mime=fitted.mime, name=f"{stem}.{fitted.ext}")
 
 
@@ -107,6 +115,22 @@ def _mime_for(prefer: str | None) -> str | None:
         return _ALIASES[prefer.lower().removeprefix("image/")]
     except KeyError:
         raise ValueError(f"unknown image format {prefer!r}; use png, jpeg or webp") from None
+
+
+def _decode_within(img: ImageFile.ImageFile, mime: str, cap: int, max_bytes: int) -> None:
+    """Set ``img`` to decode at most ``cap`` pixels, or refuse it (ImageTooLarge) untouched."""
+    w, h = img.size
+    if mime == media.JPEG and w * h > cap:
+        # libjpeg decodes at 1/2..1/8 scale without building the full image; it is being
+        # re-encoded anyway, so the model gets it smaller rather than not at all.
+        scale = next((s for s in (2, 4, 8) if -(-w // s) * -(-h // s) <= cap), 8)
+        img.draft(None, (max(1, w // scale), max(1, h // scale)))
+    if img.width * img.height > cap:
+        raise ImageTooLarge(
+            f"That image has too many pixels for me to convert: {w}×{h} ({w * h / 1e6:.1f} "
+            f"megapixels) where the limit is {cap / 1e6:g} megapixels. Send a smaller version, "
+            f"or a PNG, JPEG or WebP under {images.format_size(max_bytes)}."
+        )
 
 
 def _fit(img: Image.Image, limit: int, *, target: str | None, allow_png: bool) -> FittedImage:
@@ -127,6 +151,11 @@ def _fit(img: Image.Image, limit: int, *, target: str | None, allow_png: bool) -
         pixels = img if img.mode == "RGB" else img.convert("RGB")
         mime = media.WEBP if target == media.WEBP else media.JPEG
     quality, scale = _plan(pixels, mime, limit)
+    shrunk = scale < 1
+    if (factor := int(1 / (2 * scale))) >= 2:
+        # Shrinking anyway: box-reduce once, keeping the 2x gap LANCZOS needs, so every try
+        # below starts from a quarter of the pixels or less and a converted copy is let go.
+        pixels, scale = pixels.reduce(factor), scale * factor
     while encodes < _MAX_ENCODES:
         size = _scaled(pixels.size, scale)
         if max(size) < min(_MIN_SIDE, max(pixels.size)):
@@ -135,7 +164,7 @@ def _fit(img: Image.Image, limit: int, *, target: str | None, allow_png: bool) -
         out = images.encode(frame, mime, quality)
         encodes += 1
         if len(out) <= limit:
-            return FittedImage(out, mime, frame.width, frame.height, True, scale < 1)
+            return FittedImage(out, mime, frame.width, frame.height, True, shrunk or scale < 1)
         lower = next((q for q in _QUALITIES if q < quality), None)
         if scale >= 1 and lower is not None and len(out) <= 1.6 * limit:
             quality = lower

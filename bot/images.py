@@ -3,13 +3,16 @@
 Plain synchronous functions: callers run them through ``asyncio.to_thread``. Every Pillow
 failure is mapped here to ``bot.errors`` (``raise Mapped(...) from exc``); importing decodes nothing.
 Fitting under a byte limit lives in ``bot.fitting`` and mask work in ``bot.masks``; both open
-and encode through this module, which imports neither.
+and encode through this module, which imports neither. Full-pixel work anywhere runs inside
+``decoding()``, a process-wide bound (``configure``) on how many images are decoded at once.
 """
 
 from __future__ import annotations
 
+import ctypes
 import io
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +24,8 @@ from bot import media
 from bot.errors import CorruptImage, EaselError, ImageTooLarge, UnsupportedImageType
 
 DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_CONCURRENT_DECODES = 2
+MAX_CONCURRENT_DECODES = 32
 # The largest result Easel keeps: every stored result can then be fitted for Discord. Above any
 # model's output today (Gemini 4K is 17 megapixels), under Pillow's own bomb warning (89).
 RESULT_MAX_PIXELS = 80_000_000
@@ -44,6 +49,15 @@ _BAD_DATA = (
     zlib.error,
 )
 _BOMB = "That image has too many pixels to open safely. Send a smaller version."
+
+# Decoded pixels, not bytes, are what memory holds (a 4K RGB image is 64 MiB in Pillow, whose RGB
+# takes 4 bytes a pixel), so memory follows how many decodes run at once, not jobs or users.
+# A blocking semaphore: every holder is a worker thread (asyncio.to_thread), never the loop.
+_slots = threading.BoundedSemaphore(DEFAULT_MAX_CONCURRENT_DECODES)
+_slot_count = DEFAULT_MAX_CONCURRENT_DECODES
+_held = threading.local()  # the slot this thread holds: nested decoding() takes no second one
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+_MMAP_THRESHOLD = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -130,18 +144,58 @@ def open_image(data: bytes, max_pixels: int) -> tuple[ImageFile.ImageFile, str]:
     return img, mime
 
 
+def configure(max_concurrent: int) -> None:
+    """Set how many full decodes may run at once in this process (1–32); meant for start-up."""
+    global _slots, _slot_count
+    if not 1 <= max_concurrent <= MAX_CONCURRENT_DECODES:
+        raise ValueError(f"max_concurrent must be 1–{MAX_CONCURRENT_DECODES}, not {max_concurrent}")
+    if max_concurrent != _slot_count:  # a holder releases the semaphore it took, old or new
+        _slots, _slot_count = threading.BoundedSemaphore(max_concurrent), max_concurrent
+    _return_large_frees()
+
+
+def _return_large_frees() -> None:
+    """Have glibc hand every block of 1 MiB or more back to the system when it is freed."""
+    # After each large free glibc raises its mmap threshold (up to 32 MiB), so later image
+    # buffers come from per-thread arenas that keep what is freed: six 49-megapixel decodes,
+    # two at a time, then held 941 MiB instead of 473 (benchmarks/memory.py). Fixing the
+    # threshold turns that off. Elsewhere (macOS, musl) there is nothing to do.
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+
+
+@contextmanager
+def decoding() -> Iterator[None]:
+    """Hold one of the process's decode slots while full-size pixels are decoded or encoded."""
+    if getattr(_held, "slot", None) is not None:  # this thread already holds one: no deadlock
+        yield
+        return
+    slot = _slots
+    with slot:
+        _held.slot = slot
+        try:
+            yield
+        finally:
+            _held.slot = None
+
+
 def encode(img: Image.Image, mime: str, quality: int = 90) -> bytes:
     """``img`` as PNG, JPEG or WebP bytes, keeping its ICC profile."""
     # quality only matters for JPEG and WebP; bot.fitting passes its own for those.
     buf = io.BytesIO()
     extra = {"icc_profile": icc} if (icc := img.info.get("icc_profile")) else {}
-    if mime == media.JPEG:
-        # No optimize: its second pass holds every DCT coefficient (~0.8x the decoded image).
-        img.save(buf, "JPEG", quality=quality, **extra)
-    elif mime == media.WEBP:
-        img.save(buf, "WEBP", quality=quality, method=4, **extra)
-    else:
-        img.save(buf, "PNG", **extra)  # optimize=True costs seconds on a photo for a few %
+    with decoding():  # the encoder's buffers scale with the pixels too
+        if mime == media.JPEG:
+            # No optimize: its second pass holds every DCT coefficient (~0.8x the decoded image).
+            img.save(buf, "JPEG", quality=quality, **extra)
+        elif mime == media.WEBP:
+            img.save(buf, "WEBP", quality=quality, method=4, **extra)
+        else:
+            img.save(buf, "PNG", **extra)  # optimize=True costs seconds on a photo for a few %
     return buf.getvalue()
 
 

@@ -26,15 +26,20 @@ class RawImage:
 
 @dataclass(frozen=True)
 class Limits:
-    """What an input may be: bytes and pixels as given, and a conversation's budget."""
+    """What an input may be: bytes, pixels (as given and as decoded) and a conversation budget."""
 
     max_input_bytes: int = 50 * 1024 * 1024
     max_input_pixels: int = 50_000_000
     budget: Budget = field(default_factory=Budget)
     max_queued_per_user: int = 5
+    max_decode_pixels: int = 24_000_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
+        """The limits the settings give; also sizes the process-wide decode bound."""
+        # ImageService.open turns settings into limits here, so no caller can forget the bound;
+        # it is process-wide, like the memory it protects.
+        images.configure(settings.max_concurrent_decodes)
         mib = 1024 * 1024
         budget = Budget(settings.refine_max_turns, settings.refine_max_image_mb * mib)
         return cls(
@@ -42,6 +47,7 @@ class Limits:
             settings.max_input_pixels,
             budget,
             settings.max_queued_per_user,
+            settings.max_decode_pixels,
         )
 
 
@@ -75,15 +81,16 @@ def _prepare_one(raw: RawImage, model: ModelInfo, limits: Limits) -> tuple[Input
         info = images.validate_input(
             raw.data, max_bytes=limits.max_input_bytes, max_pixels=limits.max_input_pixels
         )
+        prepared = fitting.prepare_input(
+            raw.data,
+            max_bytes=model.max_input_bytes,
+            max_pixels=limits.max_input_pixels,
+            max_decode_pixels=limits.max_decode_pixels,
+            name=raw.name,
+            info=info,
+        )
     except EaselError as exc:
         raise type(exc)(f"{raw.name}: {exc.user_message}") from exc  # which file, of several
-    prepared = fitting.prepare_input(
-        raw.data,
-        max_bytes=model.max_input_bytes,
-        max_pixels=limits.max_input_pixels,
-        name=raw.name,
-        info=info,
-    )
     note = f"{raw.name} is animated; I used its first frame." if info.frames > 1 else None
     return prepared, note
 

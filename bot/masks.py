@@ -2,7 +2,8 @@
 
 One convention throughout, OpenAI's: alpha 0 marks the area to edit, alpha 255 the area to keep.
 Opening, encoding and the Pillow error mapping come from ``bot.images``, which imports nothing
-from here. Plain synchronous functions: callers run them through ``asyncio.to_thread``.
+from here. Plain synchronous functions: callers run them through ``asyncio.to_thread``. The
+public ones decode or draw whole images, so each holds a decode slot (``images.decoding``).
 """
 
 from __future__ import annotations
@@ -33,31 +34,33 @@ def prepare_mask(mask: bytes, size: tuple[int, int]) -> InputImage:
     Another size with the same aspect ratio (within 1 %) is resized; any other shape raises
     MaskMismatch naming both sizes.
     """
-    alpha = fit_alpha(_mask_alpha(mask), size)
-    return InputImage(
-        data=images.encode(rgba_mask(alpha), media.PNG), mime=media.PNG, name="mask.png"
-    )
+    with images.decoding():
+        alpha = fit_alpha(_mask_alpha(mask), size)
+        data = images.encode(rgba_mask(alpha), media.PNG)
+    return InputImage(data=data, mime=media.PNG, name="mask.png")
 
 
 def region_mask(size: tuple[int, int], preset: str) -> bytes:
     """A PNG RGBA mask, transparent over a region from ``PRESETS``; ValueError if unknown."""
-    return images.encode(rgba_mask(region_alpha(size, preset)), media.PNG)
+    with images.decoding():  # four full-size bands, like a decode
+        return images.encode(rgba_mask(region_alpha(size, preset)), media.PNG)
 
 
 def mask_preview(image: bytes, mask: bytes, *, max_side: int = 1024) -> bytes:
     """A PNG of the image with the edit area tinted magenta and the rest dimmed, for a check."""
     img, mime = images.open_image(image, images.DEFAULT_MAX_PIXELS)
-    with img, images.mapped():
-        full_size = img.size
-        if mime == media.JPEG:
-            img.draft("RGB", (max_side, max_side))  # decode at 1/2..1/8 scale where it suffices
-        base = img.convert("RGB")
-        base.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    alpha = _mask_alpha(mask)
-    check_shape(alpha.size, full_size)
-    with images.mapped():
-        preview = tint(base, alpha.resize(base.size, Image.Resampling.NEAREST))
-        return images.encode(preview, media.PNG)
+    with images.decoding():  # the image (unless a JPEG) and the mask decode at full size
+        with img, images.mapped():
+            full_size = img.size
+            if mime == media.JPEG:
+                img.draft("RGB", (max_side, max_side))  # decode at 1/2..1/8 scale if it suffices
+            base = img.convert("RGB")
+            base.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        alpha = _mask_alpha(mask)
+        check_shape(alpha.size, full_size)
+        with images.mapped():
+            preview = tint(base, alpha.resize(base.size, Image.Resampling.NEAREST))
+            return images.encode(preview, media.PNG)
 
 
 def has_transparency(data: bytes) -> bool:
@@ -66,13 +69,14 @@ def has_transparency(data: bytes) -> bool:
     with img, images.mapped():
         if not images.declares_alpha(img):
             return False
-        img.load()
-        return is_transparent(img)
+        with images.decoding():
+            img.load()
+            return is_transparent(img)
 
 
 def _mask_alpha(mask: bytes) -> Image.Image:
     img, _ = images.open_image(mask, images.DEFAULT_MAX_PIXELS)
-    with img, images.mapped():
+    with img, images.mapped(), images.decoding():
         return edit_alpha(img)
 
 

@@ -64,6 +64,10 @@ def test_dotenv_is_read_and_empty_values_mean_default(tmp_path):
         ("ROUTER_RESULT_HOSTS", "*", "ROUTER_RESULT_HOSTS is invalid"),
         ("ROUTER_RESULT_HOSTS", "*.com", "ROUTER_RESULT_HOSTS is invalid"),
         ("ROUTER_RESULT_HOSTS", "cdn.*.example.com", "ROUTER_RESULT_HOSTS is invalid"),
+        ("MAX_DECODE_PIXELS", "999999", "MAX_DECODE_PIXELS is invalid"),
+        ("MAX_DECODE_PIXELS", "200000001", "MAX_DECODE_PIXELS is invalid"),
+        ("MAX_CONCURRENT_DECODES", "0", "MAX_CONCURRENT_DECODES is invalid"),
+        ("MAX_CONCURRENT_DECODES", "33", "MAX_CONCURRENT_DECODES is invalid"),
     ],
 )
 def test_invalid_value_names_the_variable(monkeypatch, name, value, words):
@@ -71,6 +75,19 @@ def test_invalid_value_names_the_variable(monkeypatch, name, value, words):
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert words in info.value.user_message
+
+
+def test_decode_bounds_default_and_accept_their_range(monkeypatch):
+    settings = load_settings()
+    assert (settings.max_decode_pixels, settings.max_concurrent_decodes) == (24_000_000, 2)
+    for pixels, slots in (("1000000", "1"), ("200000000", "32")):
+        monkeypatch.setenv("MAX_DECODE_PIXELS", pixels)
+        monkeypatch.setenv("MAX_CONCURRENT_DECODES", slots)
+        settings = load_settings()
+        assert (settings.max_decode_pixels, settings.max_concurrent_decodes) == (
+            int(pixels),
+            int(slots),
+        )
 
 
 def test_result_hosts_are_a_comma_separated_list(monkeypatch):

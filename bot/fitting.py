@@ -84,7 +84,9 @@ def prepare_input(
     ``info`` from an earlier ``identify`` saves reading the header twice."""
     info = info or images.identify(data, max_pixels=max_pixels)
     stem = PurePosixPath(name).stem or "image"
-    if info.mime in images.KEEPABLE and info.frames == 1 and len(data) <= max_bytes:
+    # A turned photo is sent upright, so the model, the mask and the regions agree on its shape.
+    plain = info.frames == 1 and info.orientation == 1
+    if info.mime in images.KEEPABLE and plain and len(data) <= max_bytes:
         return InputImage(data=data, mime=info.mime, name=f"{stem}.{media.extension(info.mime)}")
     # Only here is the input decoded, so only here does the (lower) decode cap apply.
     cap = min(max_pixels, max_decode_pixels or max_pixels)

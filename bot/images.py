@@ -48,6 +48,17 @@ _BAD_DATA = (
     struct.error,
     zlib.error,
 )
+_ORIENTATION = 0x0112
+_QUARTER_TURNS = (5, 6, 7, 8)
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 _BOMB = "That image has too many pixels to open safely. Send a smaller version."
 
 # Decoded pixels, not bytes, are what memory holds (a 4K RGB image is 64 MiB in Pillow, whose RGB
@@ -69,6 +80,7 @@ class ImageInfo:
     height: int
     frames: int
     has_alpha: bool
+    orientation: int = 1  # EXIF orientation; width and height above are already upright
 
 
 def sniff(data: bytes) -> str:
@@ -95,7 +107,9 @@ def identify(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     img, mime = open_image(data, max_pixels)
     with img, mapped():
         frames = int(getattr(img, "n_frames", 1))
-        info = ImageInfo(mime, img.width, img.height, frames, declares_alpha(img))
+        turn = orientation(img)
+        w, h = (img.height, img.width) if turn in _QUARTER_TURNS else img.size
+        info = ImageInfo(mime, w, h, frames, declares_alpha(img), turn)
         _check_complete(img, data, mime)
     return info
 
@@ -108,6 +122,26 @@ def validate_input(data: bytes, *, max_bytes: int, max_pixels: int) -> ImageInfo
             "Send a smaller or compressed version."
         )
     return identify(data, max_pixels=max_pixels)
+
+
+def orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1 = upright; 5..8 swap width and height), 1 when absent or odd."""
+    raw = img.info.get("exif")  # read at open; getexif() could read the file and spoil verify()
+    if not isinstance(raw, bytes) or not raw:
+        return 1
+    try:
+        exif = Image.Exif()
+        exif.load(raw)
+        value = exif.get(_ORIENTATION, 1)
+    except Exception:  # a damaged EXIF block is no reason to refuse the picture
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def upright(img: Image.Image, turn: int) -> Image.Image:
+    """``img`` (already decoded) turned the way its EXIF ``turn`` says it is shown."""
+    method = _TRANSPOSE.get(turn)
+    return img if method is None else img.transpose(method)
 
 
 def declares_alpha(img: Image.Image) -> bool:

@@ -4,7 +4,7 @@ limits they must fit, turned into router inputs off the event loop; the request 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -108,6 +108,10 @@ class Request:
     session_id: int | None = None
 
 
+# Whether the person acting can see a channel (by id); the Discord adapter answers.
+SeesChannel = Callable[[str], bool]
+
+
 def noted(request: Request, notes: list[str]) -> Request:
     """The request with what the user should know about their inputs, shown with the result."""
     if not notes:
@@ -117,8 +121,14 @@ def noted(request: Request, notes: list[str]) -> Request:
     )
 
 
-def check_may_use(job: Job | None, user_id: str | None, origin: dict[str, Any] | None) -> None:
-    """Only its owner may build on a private result; a public one, anyone in its server."""
+def check_may_use(
+    job: Job | None,
+    user_id: str | None,
+    origin: dict[str, Any] | None,
+    sees: SeesChannel | None = None,
+) -> None:
+    """Only its owner may build on a private result; a public one, anyone in its server who
+    can see the channel it was posted in (``sees``, given by the adapter that knows)."""
     if job is None:
         raise NotAllowed("I can't find that result any more.")
     if user_id is None or job.user_id in (None, user_id):
@@ -127,3 +137,7 @@ def check_may_use(job: Job | None, user_id: str | None, origin: dict[str, Any] |
         raise NotAllowed("That is someone else's private result.")
     if job.origin.get("guild_id") != (origin or {}).get("guild_id"):
         raise NotAllowed("That result belongs to another server.")
+    where = job.origin.get("channel_id")
+    elsewhere = where and where != (origin or {}).get("channel_id")
+    if sees is not None and elsewhere and not sees(str(where)):
+        raise NotAllowed("That result is in a channel you can't see.")

@@ -51,10 +51,11 @@ def mask_preview(image: bytes, mask: bytes, *, max_side: int = 1024) -> bytes:
     img, mime = images.open_image(image, images.DEFAULT_MAX_PIXELS)
     with images.decoding():  # the image (unless a JPEG) and the mask decode at full size
         with img, images.mapped():
-            full_size = img.size
+            turn = images.orientation(img)
+            full_size = img.size if turn < 5 else img.size[::-1]  # as shown, like identify()
             if mime == media.JPEG:
                 img.draft("RGB", (max_side, max_side))  # decode at 1/2..1/8 scale if it suffices
-            base = img.convert("RGB")
+            base = images.upright(img.convert("RGB"), turn)
             base.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
         alpha = _mask_alpha(mask)
         check_shape(alpha.size, full_size)
@@ -77,7 +78,7 @@ def has_transparency(data: bytes) -> bool:
 def _mask_alpha(mask: bytes) -> Image.Image:
     img, _ = images.open_image(mask, images.DEFAULT_MAX_PIXELS)
     with img, images.mapped(), images.decoding():
-        return edit_alpha(img)
+        return images.upright(edit_alpha(img), images.orientation(img))
 
 
 # --- pixel work on decoded images --------------------------------------------------------

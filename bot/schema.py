@@ -91,11 +91,15 @@ jobs = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("claimed_by", sa.String(200)),
     sa.Column("delivery", Json),
+    # Mirrors delivery["state"], plus "due" for a finished job nobody has claimed to post yet:
+    # restart finds what is still to post by this indexed column, not by reading JSON.
+    sa.Column("delivery_state", sa.String(16)),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("started_at", UtcDateTime),
     sa.Column("finished_at", UtcDateTime),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_jobs_status_created_at", "status", "created_at"),
+    sa.Index("ix_jobs_delivery_state_id", "delivery_state", "id"),
 )
 
 job_images = sa.Table(

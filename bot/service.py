@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from bot import failpoints
 from bot.calls import Calls
 from bot.catalog import Catalog, ModelInfo
 from bot.config import Settings
@@ -28,7 +29,15 @@ from bot.errors import (
     StorageError,
     why_not_kept,
 )
-from bot.inputs import Limits, RawImage, Request, check_may_use, noted, prepare_inputs
+from bot.inputs import (
+    Limits,
+    RawImage,
+    Request,
+    SeesChannel,
+    check_may_use,
+    noted,
+    prepare_inputs,
+)
 from bot.logs import job_context
 from bot.records import JobRecords
 from bot.router import RouterClient
@@ -139,9 +148,10 @@ class ImageService:
         user_id: str | None = None,
         origin: dict[str, Any] | None = None,
         n: int | None = None,
+        sees: SeesChannel | None = None,
     ) -> Job:
         """A new job with the same prompt, parameters and inputs as ``job`` (``n`` images)."""
-        check_may_use(job, user_id, origin)
+        check_may_use(job, user_id, origin, sees)
         spec = replace(job.spec, n=n) if n else job.spec
         origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
         request = self._like(job, job.prompt, spec, user_id or job.user_id, origin)
@@ -150,10 +160,17 @@ class ImageService:
         return await self.records.store(request, job.input_images, job.mask_image, retry_of=job.id)
 
     async def submit_variant(
-        self, job: Job, prompt: str, spec: ImageSpec, *, user_id: str | None, origin: dict[str, Any]
+        self,
+        job: Job,
+        prompt: str,
+        spec: ImageSpec,
+        *,
+        user_id: str | None,
+        origin: dict[str, Any],
+        sees: SeesChannel | None = None,
     ) -> Job:
         """A new job like ``job`` (same kind and inputs) with a new prompt or parameters."""
-        check_may_use(job, user_id, origin)
+        check_may_use(job, user_id, origin, sees)
         request = self._like(job, prompt.strip(), spec, user_id, origin)
         async with self.records.kept_on_failure(replace(request, session_id=None)):
             self._checked(request).check_inputs(len(job.input_images))
@@ -169,6 +186,7 @@ class ImageService:
         *,
         user_id: str | None = None,
         origin: dict[str, Any] | None = None,
+        sees: SeesChannel | None = None,
     ) -> Job:
         """A queued turn of a conversation; the session's model and settings decide the call."""
         session = await self.store.get_session(session_id)
@@ -179,7 +197,7 @@ class ImageService:
         if base is not None:  # a reply to a version: that version must be one the user may see
             pointed = await self.store.get_job(int(base))
             if pointed is None or pointed.session_id != session_id:
-                check_may_use(pointed, user_id, origin)
+                check_may_use(pointed, user_id, origin, sees)
         # Kept with its session even when refused, so Retry is a turn of the same thread.
         request = Request(
             JobKind.REFINE, prompt.strip(), spec, user_id, origin or {}, session_id=session_id
@@ -225,6 +243,7 @@ class ImageService:
                 await self._fail(job, exc)
                 raise
             try:
+                await failpoints.reach("answered")
                 return await self._finish(job, called.result, called.warnings)
             except Exception as exc:
                 # Paid for but not kept (a full disk, the database gone): the job ends failed,
@@ -269,6 +288,7 @@ class ImageService:
             job.id, result_images=hashes, result_text=result.text, cost=cost, origin=origin
         )
         log.info("done, %d image(s), cost %s", len(hashes), cost)
+        await failpoints.reach("stored")
         return JobResult(
             job=done, images=result.images, text=result.text, cost=cost, warnings=warnings
         )

@@ -26,7 +26,11 @@ class RetryButton(JobButton):
         client = interaction.client
         origin = links.interaction_origin(interaction, private=private(job))
         retry = await client.service.submit_retry(
-            job, user_id=str(interaction.user.id), origin=origin, n=self.count(job)
+            job,
+            user_id=str(interaction.user.id),
+            origin=origin,
+            n=self.count(job),
+            sees=links.sees(interaction.guild, interaction.user),
         )
         await client.delivery.launch(retry)
 

@@ -5,6 +5,7 @@ buttons). The one place that format is written or read."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -83,3 +84,16 @@ def reply_origin(message: discord.Message, **extra: Any) -> dict[str, Any]:
         "reply_to": str(message.id),
         **extra,
     }
+
+
+def sees(guild: discord.Guild | None, member: Any) -> Callable[[str], bool]:
+    """Whether ``member`` can view a channel of ``guild`` by id (for the core's may-use rule);
+    a channel the cache doesn't know (deleted, or another server's) counts as unseen."""
+
+    def can_view(channel_id: str) -> bool:
+        if guild is None or not isinstance(member, discord.Member):
+            return True  # a DM: the core's server check already applies
+        channel = guild.get_channel_or_thread(int(channel_id))
+        return channel is not None and channel.permissions_for(member).view_channel
+
+    return can_view

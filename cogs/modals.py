@@ -68,6 +68,7 @@ class RemixModal(EaselModal):
             spec,
             origin=links.interaction_origin(interaction, private=private),
             user_id=str(interaction.user.id),
+            sees=links.sees(interaction.guild, interaction.user),
         )
         await client.delivery.launch(job)
 

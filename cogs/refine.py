@@ -71,7 +71,12 @@ class Refine(commands.Cog):
             origin["base_job"] = base  # the user replied to an earlier version: edit that one
         try:
             job = await self.bot.service.submit_refine(
-                session.id, message.content, inputs, user_id=str(message.author.id), origin=origin
+                session.id,
+                message.content,
+                inputs,
+                user_id=str(message.author.id),
+                origin=origin,
+                sees=links.sees(message.guild, message.author),
             )
         except EaselError as exc:
             await progress.edit(

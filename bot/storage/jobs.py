@@ -20,6 +20,10 @@ from bot.storage.files import _check_images
 from bot.storage.rows import _get_job, _select_jobs
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# What a restart must still post: finished and unclaimed, half posted, or waiting for Discord.
+UNDELIVERED = ("due", "posting", "retrying")
+# A finished job keeps the state of a delivery claimed early (a mask draft); else it is due.
+_DUE = sa.case((jobs.c.delivery.is_(None), "due"), else_=jobs.c.delivery_state)
 
 
 class JobTables(StoreBase):
@@ -134,7 +138,7 @@ class JobTables(StoreBase):
             result = await conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))
-                .values({**values, "finished_at": now, "updated_at": now})
+                .values({**values, "finished_at": now, "updated_at": now, "delivery_state": _DUE})
             )
             if result.rowcount == 1 and origin is not None:
                 await _set_origin(conn, job_id, origin)
@@ -201,17 +205,8 @@ class JobTables(StoreBase):
 
     async def undelivered_jobs(self) -> list[Job]:
         """Finished jobs whose outcome was never (or only half) posted, newest first."""
-        state = jobs.c.delivery["state"].as_string()
-        stmt = (
-            jobs.select()
-            .where(
-                jobs.c.status.in_([JobStatus.DONE.value, JobStatus.FAILED.value]),
-                sa.or_(jobs.c.delivery.is_(None), state.in_(["posting", "retrying"])),
-            )
-            .order_by(jobs.c.id.desc())
-        )
         async with self._tx() as conn:
-            return await _select_jobs(conn, stmt)
+            return await _select_jobs(conn, undelivered_query())
 
     async def set_delivery(
         self,
@@ -235,7 +230,11 @@ class JobTables(StoreBase):
             result = await conn.execute(
                 jobs.update()
                 .where(*conditions)
-                .values(delivery=dict(delivery) or None, updated_at=_now())
+                .values(
+                    delivery=dict(delivery) or None,
+                    delivery_state=_state_of(delivery),
+                    updated_at=_now(),
+                )
             )
         return result.rowcount == 1
 
@@ -255,6 +254,19 @@ class JobTables(StoreBase):
         stmt = jobs.select().join(chain, jobs.c.id == chain.c.id).order_by(chain.c.depth)
         async with self._tx() as conn:
             return await _select_jobs(conn, stmt)
+
+
+def undelivered_query() -> sa.Select[Any]:
+    """Jobs still to post, newest first: answered by ix_jobs_delivery_state_id alone."""
+    return jobs.select().where(jobs.c.delivery_state.in_(UNDELIVERED)).order_by(jobs.c.id.desc())
+
+
+def _state_of(delivery: dict[str, Any]) -> Any:
+    """The indexed mirror of a delivery: its state; cleared, "due" again once the job ended."""
+    if delivery:
+        return str(delivery.get("state") or "set")[:16]
+    ended = jobs.c.status.in_([JobStatus.DONE.value, JobStatus.FAILED.value])
+    return sa.case((ended, "due"), else_=None)
 
 
 def _without_token(origin: Any) -> dict[str, Any] | None:

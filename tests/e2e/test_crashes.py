@@ -25,7 +25,7 @@ class BotProcess:
         self.fake, self.router, self.tmp_path = fake, router, tmp_path
         self.proc: asyncio.subprocess.Process | None = None
 
-    async def start(self) -> None:
+    async def start(self, **extra: str) -> None:
         env = clean_env(
             self.tmp_path,
             DISCORD_TOKEN=self.fake.token,
@@ -34,6 +34,7 @@ class BotProcess:
             ROUTER_BASE_URL=self.router.base_url,
             ROUTER_API_KEY=ROUTER_KEY,
             ROUTER_MAX_RETRIES="0",
+            **extra,
         )
         before = set(self.fake.gateway.sessions)
         self.proc = await asyncio.create_subprocess_exec(
@@ -70,10 +71,15 @@ class BotProcess:
             await self.proc.wait()
 
 
+# Where "python -m bot" holds (bot/failpoints.py) so the kill lands between two steps.
+HOLD = {"answered_not_stored": "answered:60", "stored_not_posted": "stored:60"}
+
+
 @pytest.fixture
-async def bot(world, router, tmp_path):
+async def bot(world, router, tmp_path, request):
     process = BotProcess(world[0], router, tmp_path)
-    await process.start()
+    hold = HOLD.get(getattr(request, "param", None) or "")
+    await process.start(**({"EASEL_FAILPOINTS": hold} if hold else {}))
     await world[0].wait_for_commands(["imagine"], timeout=30)
     try:
         yield process
@@ -97,6 +103,10 @@ def generations(router) -> int:
     return len([r for r in router.requests if r.path.endswith("/images/generations")])
 
 
+def answered(router) -> bool:
+    return any(r.path.endswith("/images/generations") and r.status == 200 for r in router.requests)
+
+
 def results(fake, channel, handle) -> list:
     """Every message showing the job's images: the interaction's response or a channel post."""
     shown = [m for m in fake.messages(channel) if m.author.id == fake.bot_user.id and m.attachments]
@@ -112,7 +122,17 @@ async def exactly_one_result(fake, channel, handle) -> None:
     assert len(results(fake, channel, handle)) == 1
 
 
-@pytest.mark.parametrize("point", ["queued", "in_router_call", "while_posting", "after_posting"])
+POINTS = [
+    "queued",
+    "in_router_call",
+    "answered_not_stored",
+    "stored_not_posted",
+    "while_posting",
+    "after_posting",
+]
+
+
+@pytest.mark.parametrize(("bot", "point"), [(p, p) for p in POINTS], indirect=["bot"])
 async def test_kill_9_then_restart(bot, world, router, tmp_path, point):
     fake, _guild, channel, alice, _bob = world
     if point in ("queued", "in_router_call"):
@@ -125,6 +145,14 @@ async def test_kill_9_then_restart(bot, world, router, tmp_path, point):
         await fake.world.wait_until(lambda: stored(tmp_path), 20, "the job stored")
     if point == "in_router_call":
         await fake.world.wait_until(lambda: generations(router) == 1, 20, "the router call")
+    if point == "answered_not_stored":  # the router's answer is in, the process holds on to it
+        await fake.world.wait_until(lambda: answered(router), 20, "the router's answer")
+        await asyncio.sleep(0.5)
+        assert [status for status, _d in stored(tmp_path)] == ["running"]
+    if point == "stored_not_posted":  # kept as done; nobody has begun to post it
+        await fake.world.wait_until(
+            lambda: stored(tmp_path) == [("done", None)], 30, "the job done and not yet posted"
+        )
     if point == "while_posting":  # the answer is kept, its post is under way and refused
         await fake.world.wait_until(
             lambda: any(status == "done" and delivery for status, delivery in stored(tmp_path)),
@@ -138,5 +166,5 @@ async def test_kill_9_then_restart(bot, world, router, tmp_path, point):
     await bot.start()
     await exactly_one_result(fake, channel, handle)
     assert 1 <= generations(router) <= 2  # at least once; at most once more than needed
-    if point in ("while_posting", "after_posting"):
+    if point in ("stored_not_posted", "while_posting", "after_posting"):
         assert generations(router) == 1  # the answer was kept: not paid for again

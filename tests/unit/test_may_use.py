@@ -1,5 +1,5 @@
 """Who may build on an earlier result (Retry, Remix, Retry missing, a reply to a version): its
-owner always; anyone else only when it is public and in their server."""
+owner always; anyone else only when it is public, in their server, in a channel they see."""
 
 from __future__ import annotations
 
@@ -40,3 +40,13 @@ def test_others_are_refused(origin, theirs, words) -> None:
 def test_a_missing_result_is_refused() -> None:
     with pytest.raises(NotAllowed):
         check_may_use(None, "bob", {})
+
+
+def test_a_public_result_needs_its_channel_to_be_visible_to_the_actor() -> None:
+    result = job(private=False, guild_id="g1", channel_id="hidden")
+    with pytest.raises(NotAllowed, match="channel you can't see"):
+        check_may_use(result, "bob", {"guild_id": "g1", "channel_id": "c2"}, lambda c: False)
+    check_may_use(result, "bob", {"guild_id": "g1", "channel_id": "c2"}, lambda c: c == "hidden")
+    # In the result's own channel the actor plainly sees it; the owner is never asked.
+    check_may_use(result, "bob", {"guild_id": "g1", "channel_id": "hidden"}, lambda c: False)
+    check_may_use(result, "alice", {"guild_id": "g1", "channel_id": "c2"}, lambda c: False)

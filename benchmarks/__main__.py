@@ -1,6 +1,6 @@
 """``make bench``: every benchmark in one run, each printed as ratios against its own baseline."""
 
-from benchmarks import conversation, core, discord, fit, memory
+from benchmarks import conversation, core, discord, fit, memory, queue
 
 
 def main() -> None:
@@ -12,6 +12,8 @@ def main() -> None:
     discord.main()
     print("\n== a 20-turn refine context with 4K images vs 1 turn (benchmarks/conversation.py)")
     conversation.main()
+    print("\n== the queue's bookkeeping at 10k and 100k waiting jobs (benchmarks/queue.py)")
+    queue.main()
     print("\n== peak resident memory: 20 queued 4K jobs, 6 big GIF inputs (benchmarks/memory.py)")
     memory.main()
 

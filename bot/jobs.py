@@ -53,13 +53,19 @@ class JobQueue:
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._cancelled: set[int] = set()
         self._delivering: dict[int, asyncio.Task[None]] = {}  # listeners still posting the outcome
+        self._queued: set[int] = set()  # every waiting job id, for O(1) membership
         self._session_of: dict[int, int] = {}  # job id -> conversation, for turn order
+        self._session_waiting: dict[int, set[int]] = {}  # conversation -> its waiting jobs
         self._weight: dict[int, int] = {}  # job id -> router calls it makes at once
         self._served: dict[str, int] = {}  # user -> tick of their last start, for fairness
         self._tick = 0
         self._finished_listeners: list[Listener] = []
         self._closed = False
         self._changed = asyncio.Event()  # set whenever a job leaves the queue
+        # positions() is read by every waiting job's progress ticker: computed once per change
+        # of the waiting order (a job added, started or cancelled), not once per read.
+        self._order_version = 0
+        self._positions: tuple[int, dict[int, int]] = (-1, {})
 
     # -- wiring -----------------------------------------------------------------------------
     def on_finished(self, listener: Listener) -> None:
@@ -88,24 +94,26 @@ class JobQueue:
 
     def _add(self, job: Job) -> None:
         # resume() and a new command can both see the same freshly stored job at start-up.
-        if (
-            job.id in self._running
-            or job.id in self._delivering
-            or any(job.id in ids for ids in self._waiting.values())
-        ):
+        if job.id in self._running or job.id in self._delivering or job.id in self._queued:
             return
         self._waiting.setdefault(job.user_id or ANON, deque()).append(job.id)
+        self._queued.add(job.id)
+        self._order_version += 1
         if job.session_id is not None:
             self._session_of[job.id] = job.session_id
+            self._session_waiting.setdefault(job.session_id, set()).add(job.id)
         self._weight[job.id] = min(self.max_concurrent, self.service.weight_of(job))
 
     async def cancel(self, job_id: int) -> bool:
         """Cancel a queued or running job; False if it already finished."""
-        for user, ids in self._waiting.items():
+        waiting = self._waiting.items() if job_id in self._queued else ()
+        for user, ids in waiting:
             if job_id in ids:
                 ids.remove(job_id)
                 if not ids:
                     del self._waiting[user]
+                self._unqueue(job_id)
+                self._session_of.pop(job_id, None)
                 self._weight.pop(job_id, None)
                 await self.service.store.cancel_job(job_id)
                 self._changed.set()
@@ -118,14 +126,27 @@ class JobQueue:
         return False
 
     def positions(self) -> dict[int, int]:
-        """Queued job id -> how many jobs start before it (1 = next)."""
-        order = _round_robin([self._waiting[user] for user in self._turn_order()])
-        return {job_id: index + 1 for index, job_id in enumerate(order)}
+        """Queued job id -> how many jobs start before it (1 = next). Don't change the dict."""
+        version, cached = self._positions
+        if version != self._order_version:
+            order = _round_robin([self._waiting[user] for user in self._turn_order()])
+            cached = {job_id: index + 1 for index, job_id in enumerate(order)}
+            self._positions = (self._order_version, cached)
+        return cached
+
+    def _unqueue(self, job_id: int) -> None:
+        """Forget a job that left the waiting line (started or cancelled)."""
+        self._queued.discard(job_id)
+        self._order_version += 1
+        session = self._session_of.get(job_id)
+        if session is not None and (waiting := self._session_waiting.get(session)) is not None:
+            waiting.discard(job_id)
+            if not waiting:
+                del self._session_waiting[session]
 
     @property
     def depth(self) -> int:
-        waiting = sum(len(ids) for ids in self._waiting.values())
-        return waiting + len(self._running) + len(self._delivering)
+        return len(self._queued) + len(self._running) + len(self._delivering)
 
     def running(self) -> list[int]:
         return list(self._running)
@@ -177,6 +198,7 @@ class JobQueue:
             if self._weight.get(ids[0], 1) > free:
                 return None
             job_id = ids.popleft()
+            self._unqueue(job_id)
             if not ids:
                 del self._waiting[user]
             self._tick += 1
@@ -192,10 +214,7 @@ class JobQueue:
             return True
         if any(self._session_of.get(running) == session for running in self._running):
             return False
-        waiting = [
-            j for ids in self._waiting.values() for j in ids if self._session_of.get(j) == session
-        ]
-        return job_id == min(waiting)
+        return job_id == min(self._session_waiting.get(session) or {job_id})
 
     def _turn_order(self) -> list[str]:
         """Waiting users, least recently served first (never served counts as longest ago)."""
@@ -250,9 +269,16 @@ class JobQueue:
 
 
 def _round_robin(queues: list[deque[int]]) -> list[int]:
-    """The order queued jobs will start in, one per user per round."""
+    """The order queued jobs will start in, one per user per round: O(jobs), however uneven
+    the queues (each round walks only the users who still have a job in it)."""
     order: list[int] = []
-    depth = max((len(q) for q in queues), default=0)
-    for round_index in range(depth):
-        order.extend(q[round_index] for q in queues if round_index < len(q))
+    live = [iter(q) for q in queues]
+    while live:
+        still = []
+        for jobs in live:
+            job_id = next(jobs, None)
+            if job_id is not None:
+                order.append(job_id)
+                still.append(jobs)
+        live = still
     return order

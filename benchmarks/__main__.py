@@ -1,21 +1,47 @@
-"""``make bench``: every benchmark in one run, each printed as ratios against its own baseline."""
+"""``make bench``: every benchmark in one run, each printed as ratios against its own baseline,
+then the keyed figures written to ``benchmarks/results.json`` (``benchmarks/results.py``)."""
 
-from benchmarks import conversation, core, discord, fit, memory, queue
+from typing import Any
+
+from benchmarks import conversation, core, discord, fit, memory, queue, results, store_lookups
+
+PARTS = (
+    ("fit", "fitting a 4K photo-like PNG under 10 MiB (benchmarks/fit.py)", fit.main),
+    ("core", "service overhead and event-loop lag (benchmarks/core.py)", core.main),
+    (
+        "discord",
+        "the bot under load: defer latency and loop lag (benchmarks/discord.py)",
+        discord.main,
+    ),
+    (
+        "conversation",
+        "a 20-turn refine context with 4K images vs 1 turn (benchmarks/conversation.py)",
+        conversation.main,
+    ),
+    (
+        "queue",
+        "the queue's bookkeeping at 10k and 100k waiting jobs (benchmarks/queue.py)",
+        queue.main,
+    ),
+    (
+        "store_lookups",
+        "the store's lookups at 1k and 100k jobs (benchmarks/store_lookups.py)",
+        store_lookups.main,
+    ),
+    (
+        "memory",
+        "peak resident memory: 20 queued 4K jobs, 6 big GIF inputs (benchmarks/memory.py)",
+        memory.main,
+    ),
+)
 
 
 def main() -> None:
-    print("== fitting a 4K photo-like PNG under 10 MiB (benchmarks/fit.py)")
-    fit.main()
-    print("\n== service overhead and event-loop lag (benchmarks/core.py)")
-    core.main()
-    print("\n== the bot under load: defer latency and loop lag (benchmarks/discord.py)")
-    discord.main()
-    print("\n== a 20-turn refine context with 4K images vs 1 turn (benchmarks/conversation.py)")
-    conversation.main()
-    print("\n== the queue's bookkeeping at 10k and 100k waiting jobs (benchmarks/queue.py)")
-    queue.main()
-    print("\n== peak resident memory: 20 queued 4K jobs, 6 big GIF inputs (benchmarks/memory.py)")
-    memory.main()
+    found: dict[str, Any] = {}
+    for key, title, run in PARTS:
+        print(f"\n== {title}")
+        found[key] = run()
+    results.write(found)
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ def run() -> dict[str, Any]:
         return {"overhead": asyncio.run(overhead(base_url)), "lag": asyncio.run(lag(base_url))}
 
 
-def main() -> None:
+def main() -> dict[str, Any]:
     result = run()
     o, lg = result["overhead"], result["lag"]
     print(
@@ -123,6 +123,8 @@ def main() -> None:
         f"  ratios: easel/naive {ratio(lg['easel_p99_ms'], lg['naive_p99_ms'])}, "
         f"easel/idle {ratio(lg['easel_p99_ms'], lg['idle_p99_ms'])}"
     )
+
+    return result
 
 
 if __name__ == "__main__":

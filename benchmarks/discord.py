@@ -186,7 +186,7 @@ def run() -> dict[str, Any]:
         return asyncio.run(bench(router_url))
 
 
-def main() -> None:
+def main() -> dict[str, Any]:
     result = run()
     idle, loaded = result["idle"], result["loaded"]
     di, dl = idle["defer"], loaded["defer"]
@@ -217,6 +217,8 @@ def main() -> None:
         f"{JOBS} 4K jobs (~30 MB PNG each, refit under 10 MiB): {loaded['wall_s']:.1f} s wall, "
         f"{loaded['failed']} failed"
     )
+
+    return result
 
 
 if __name__ == "__main__":

@@ -261,13 +261,14 @@ def _print_gifs(results: dict[str, Any]) -> None:
             print(f"  refusal: {g['message']}")
 
 
-def main() -> None:
+def main() -> dict[str, Any]:
     r = run()
     if "error" in r:
         print(r["error"])
-        return
+        return r
     _print_jobs(r["jobs"], r["one"])
     _print_gifs(r)
+    return r
 
 
 if __name__ == "__main__":

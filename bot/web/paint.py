@@ -44,7 +44,7 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 STATIC = {"paint.js": "text/javascript", "paint.css": "text/css"}
-TOKEN = r"{token:[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+}"
+TOKEN = r"{token:[A-Za-z0-9_.\-]{20,400}}"  # itsdangerous's URL-safe form
 MAX_BODY = 40 * 1024 * 1024  # a painted mask of a 50-megapixel image, with room to spare
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

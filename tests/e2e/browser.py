@@ -57,14 +57,16 @@ def chromium_path() -> Path:
 
 
 @contextlib.asynccontextmanager
-async def browser_page(chromium: Path) -> AsyncIterator[object]:
+async def browser_page(chromium: Path, *, has_touch: bool = False) -> AsyncIterator[object]:
     """A fresh page in a headless Chromium; no network but what the page itself asks for."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS, timeout=60000)
         try:
-            context = await browser.new_context(viewport={"width": 1200, "height": 1500})
+            context = await browser.new_context(
+                viewport={"width": 1200, "height": 1500}, has_touch=has_touch
+            )
             page = await context.new_page()
             page.set_default_timeout(20000)
             yield page

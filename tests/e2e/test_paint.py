@@ -9,6 +9,7 @@ import io
 import math
 import re
 import socket
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -117,6 +118,18 @@ def assert_stroke_mask(mask: bytes, a, b, radius: float) -> None:
     assert not wrong, f"{len(wrong)} pixels disagree with the stroke, e.g. {wrong[:5]}"
 
 
+async def expire_newest_link(store) -> None:
+    """Move the newest link's expiry into the past, as 15 minutes would."""
+    async with store._engine.begin() as conn:
+        newest = await conn.scalar(
+            sa.select(paint_links.c.id).order_by(paint_links.c.created_at.desc()).limit(1)
+        )
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        await conn.execute(
+            paint_links.update().where(paint_links.c.id == newest).values(expires_at=past)
+        )
+
+
 # -- the button -------------------------------------------------------------------------------
 
 
@@ -203,22 +216,7 @@ async def test_forged_expired_and_reused_links_get_a_clear_page_and_no_job(
     result = await outcome(fake, await fake.slash(alice, channel, "imagine", {"prompt": "a hill"}))
     good, stale = await paint_link(fake, alice, result), await paint_link(fake, alice, result)
     forged = good[:-3] + ("aaa" if not good.endswith("aaa") else "bbb")
-    async with painting.store._engine.begin() as conn:
-        await conn.execute(
-            paint_links.update()
-            .where(paint_links.c.created_at.is_not(None))
-            .where(
-                paint_links.c.id
-                == (
-                    await conn.scalar(
-                        sa.select(paint_links.c.id)
-                        .order_by(paint_links.c.created_at.desc())
-                        .limit(1)
-                    )
-                )
-            )
-            .values(expires_at=sa.func.datetime("now", "-1 minute"))
-        )
+    await expire_newest_link(painting.store)
     mask = mask_png((1024, 1024), (100, 100, 300, 300))
 
     assert (await post_mask(forged, mask)).status_code == 403
@@ -286,3 +284,41 @@ async def test_edit_image_form_offers_a_paint_link(painting, world, router):
     await painting.idle()
     [job] = await edit_jobs(painting.store)
     assert job.origin["reply_to"] == str(post.id)
+
+
+async def test_keyboard_and_touch_paint_too(painting, world, router, chromium_path):  # noqa: F811
+    fake, _guild, channel, alice, _bob = world
+    result = await outcome(fake, await fake.slash(alice, channel, "imagine", {"prompt": "a lake"}))
+    url = await paint_link(fake, alice, result)
+    async with browser_page(chromium_path, has_touch=True) as page:
+        await page.goto(url)
+        await page.wait_for_selector("body[data-ready=yes]")
+        box = await page.locator("#paint").bounding_box()
+        assert box is not None
+        scale = 1024 / box["width"]
+        # A finger's tap is a dot of the brush's size.
+        await page.touchscreen.tap(box["x"] + 100, box["y"] + 100)
+        # The keyboard: R for the rectangle, Enter at two corners moved to with the arrows.
+        await page.focus("#paint")
+        await page.keyboard.press("r")
+        await page.keyboard.press("Enter")  # the cursor starts in the middle
+        for key in ("ArrowRight", "ArrowDown"):
+            for _ in range(5):
+                await page.keyboard.press(key)
+        await page.keyboard.press("Enter")
+        # An extra dot, taken back with Ctrl+Z.
+        await page.keyboard.press("b")
+        await page.keyboard.press("Enter")
+        await page.keyboard.press("Control+z")
+        await page.click("#send")
+        await page.wait_for_selector("#sent:not([hidden])")
+    await painting.idle()
+    [job] = await edit_jobs(painting.store)
+    with Image.open(io.BytesIO(await painting.store.get_image(job.mask_image))) as img:
+        alpha = img.convert("RGBA").getchannel("A")
+    side = 50 * scale  # five steps of 10 screen pixels
+    assert alpha.getpixel((int(100 * scale), int(100 * scale))) == 0, "the tap"
+    assert alpha.getpixel((512 + int(side / 2), 512 + int(side / 2))) == 0, "the rectangle"
+    assert alpha.getpixel((int(512 + side + 3), 512 + int(side / 2))) == 255, "past its edge"
+    undone = (int(512 + side + 12 * scale), int(512 + side))  # in the dot, beside the rectangle
+    assert alpha.getpixel(undone) == 255, "the dot that was undone"

@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 
 Report = Callable[[], Awaitable[dict[str, Any]]]
 Routes = Callable[[web.Application], None]
-MAX_BODY = 40 * 1024 * 1024  # a painted mask of a large image, with room to spare
 
 
 class HealthServer:
@@ -42,16 +41,16 @@ class HealthServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application()
         if self.port:
             app.router.add_get("/health", self.health)
         if self.routes is not None:
             self.routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        sites = {self.port: self.host} if self.port else {}
-        if self.web_port:
-            sites[self.web_port] = self.web_host  # one port for both: the web's host
+        sites = {self.web_port: self.web_host} if self.web_port else {}
+        if self.port:
+            sites[self.port] = self.host  # one port for both: the health endpoint's host
         for port, host in sorted(sites.items()):
             await web.TCPSite(self._runner, host, port).start()
             log.info("web server on %s port %d", host, port)

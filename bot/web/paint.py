@@ -18,13 +18,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
 
 from aiohttp import BodyPartReader, web
 
 from bot import media
 from bot.config import Settings
-from bot.errors import EaselError
+from bot.errors import EaselError, ImageTooLarge
 from bot.service import ImageService
 from bot.web.links import Painting
 from bot.web.submit import Launch, PaintForm, PaintSubmit, Positions
@@ -46,6 +45,7 @@ HEADERS = {
 STATIC = {"paint.js": "text/javascript", "paint.css": "text/css"}
 TOKEN = r"{token:[A-Za-z0-9_.\-]{20,400}}"  # itsdangerous's URL-safe form
 MAX_BODY = 40 * 1024 * 1024  # a painted mask of a 50-megapixel image, with room to spare
+MAX_FIELD = 64 * 1024  # the prompt and the model
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -160,27 +160,35 @@ class PaintRoutes:
 
 
 async def read_form(request: web.Request) -> PaintForm:
-    """The multipart form: ``prompt``, ``model`` and ``mask`` (a file)."""
+    """The multipart form: ``prompt``, ``model`` and ``mask`` (a file), each read with a cap."""
     if not request.content_type.startswith("multipart/"):
         raise PaintLinkRefused("Send the form from the paint page.")
-    fields: dict[str, Any] = {}
+    fields: dict[str, bytes] = {}
+    mask_type = ""
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader) or part.name not in ("prompt", "model", "mask"):
             continue
         if part.name == "mask":
-            fields["mask_type"] = part.headers.get("Content-Type", "")
-            fields["mask"] = await part.read(decode=False)
-        else:
-            fields[part.name] = await part.text()
+            mask_type = part.headers.get("Content-Type", "")
+        fields[part.name] = await _capped(part, MAX_BODY if part.name == "mask" else MAX_FIELD)
     if "mask" not in fields:
         raise PaintLinkRefused("The form had no mask: paint on the image, then press Send.")
     return PaintForm(
-        prompt=str(fields.get("prompt", "")),
-        model=str(fields.get("model", "")),
-        mask=bytes(fields["mask"]),
-        mask_type=str(fields["mask_type"]).split(";")[0].strip().lower(),
+        prompt=fields.get("prompt", b"").decode("utf-8", "replace"),
+        model=fields.get("model", b"").decode("utf-8", "replace"),
+        mask=fields["mask"],
+        mask_type=mask_type.split(";")[0].strip().lower(),
     )
+
+
+async def _capped(part: BodyPartReader, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk():
+        data += chunk
+        if len(data) > limit:
+            raise ImageTooLarge("That's too much to send; reload the page and try again.")
+    return bytes(data)
 
 
 def _status(exc: EaselError) -> int:

@@ -143,6 +143,21 @@ async def test_no_paint_button_without_public_url(easel, world):
     assert "Paint it in the browser" not in str(modal)
 
 
+async def test_health_and_paint_share_one_port(easel, world):
+    fake, _guild, channel, alice, _bob = world
+    port = free_port()
+    await easel.restart(public_url=f"http://127.0.0.1:{port}", health_port=port)
+    await fake.wait_for_commands(["imagine"])
+    result = await outcome(fake, await fake.slash(alice, channel, "imagine", {"prompt": "a lake"}))
+    url = await paint_link(fake, alice, result)
+    async with httpx.AsyncClient(timeout=20) as client:
+        health = await client.get(f"http://127.0.0.1:{port}/health")
+        page = await client.get(url)
+    assert health.status_code == 200 and health.json()["store"] == "ok"
+    assert page.status_code == 200 and "paint.js" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+
+
 # -- the page, in a real browser ----------------------------------------------------------------
 
 

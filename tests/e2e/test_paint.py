@@ -143,6 +143,14 @@ async def test_no_paint_button_without_public_url(easel, world):
     assert "Paint it in the browser" not in str(modal)
 
 
+async def test_private_results_have_no_paint_button(painting, world):
+    fake, _guild, channel, alice, _bob = world
+    handle = await fake.slash(alice, channel, "imagine", {"prompt": "a lake", "private": True})
+    result = await outcome(fake, handle)
+    assert result.attachments and handle.ephemeral
+    assert not [c for c in result.custom_ids() if c.startswith("easel:paint:")]
+
+
 async def test_health_and_paint_share_one_port(easel, world):
     fake, _guild, channel, alice, _bob = world
     port = free_port()

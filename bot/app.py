@@ -132,6 +132,8 @@ class EaselBot(commands.Bot):
     async def _start_web(self) -> None:
         """The health endpoint and the paint page: one aiohttp app, on their ports."""
         settings, routes = self.settings, None
+        if settings.web_port and not settings.public_url:
+            log.warning("WEB_PORT is set without PUBLIC_URL: the paint page stays off")
         if settings.public_url:
             paint = await open_paint(settings, self.service, self._launch, self.queue.positions)
             self.painting, routes = paint.painting, paint.add_to

@@ -75,11 +75,11 @@ def mask_png(size: tuple[int, int], box: tuple[int, int, int, int]) -> bytes:
 
 
 async def post_mask(
-    url: str, mask: bytes, prompt: str = "a boat", model: str = ""
+    url: str, mask: bytes, prompt: str = "a boat", model: str = "", mask_type: str = "image/png"
 ) -> httpx.Response:
     async with httpx.AsyncClient(timeout=20) as client:
         info = (await client.get(f"{url}/info")).json()
-        files = {"mask": ("mask.png", mask, "image/png")}
+        files = {"mask": ("mask.png", mask, mask_type)}
         data = {"prompt": prompt, "model": model or info.get("model", "")}
         return await client.post(url, data=data, files=files)
 
@@ -272,6 +272,10 @@ async def test_bad_masks_are_refused_and_the_link_still_works(painting, world, r
     assert blank.status_code == 400 and "Nothing is painted" in blank.json()["error"]
     empty = await post_mask(url, mask_png((1024, 1024), (0, 0, 10, 10)), prompt="  ")
     assert empty.status_code == 400
+    typed = await post_mask(url, mask_png((1024, 1024), (0, 0, 10, 10)), mask_type="image/jpeg")
+    assert typed.status_code == 400 and "PNG" in typed.json()["error"]
+    model = await post_mask(url, mask_png((1024, 1024), (0, 0, 10, 10)), model="no/such-model")
+    assert model.status_code == 400
     assert not await edit_jobs(painting.store)
     sent = await post_mask(url, mask_png((1024, 1024), (0, 0, 10, 10)))
     assert sent.status_code == 200, sent.text

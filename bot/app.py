@@ -21,6 +21,7 @@ from bot.health import HealthServer
 from bot.jobs import JobQueue
 from bot.retention import Sweeper
 from bot.service import ImageService
+from bot.web.paint import open_paint
 from bot.workers import claim_lease, keep_lease, release_lease
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class EaselBot(commands.Bot):
         self.service = service
         self.queue = queue
         self.health: Any = None
+        self.painting: Any = None  # bot.web.links.Painting, with PUBLIC_URL
         self.delivery: Any = None  # set by the cogs.delivery extension
         self._resume_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
@@ -125,11 +127,29 @@ class EaselBot(commands.Bot):
         lease = keep_lease(self.service.store, self.settings.worker_id)
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
         await self.sync_commands()
-        if self.settings.health_port:
+        await self._start_web()
+
+    async def _start_web(self) -> None:
+        """The health endpoint and the paint page: one aiohttp app, on their ports."""
+        settings, routes = self.settings, None
+        if settings.web_port and not settings.public_url:
+            log.warning("WEB_PORT is set without PUBLIC_URL: the paint page stays off")
+        if settings.public_url:
+            paint = await open_paint(settings, self.service, self._launch, self.queue.positions)
+            self.painting, routes = paint.painting, paint.add_to
+        if settings.health_port or routes is not None:
             self.health = HealthServer(
-                self.health_report, self.settings.health_port, self.settings.health_host
+                self.health_report,
+                settings.health_port,
+                settings.health_host,
+                routes=routes,
+                web_port=settings.web_server_port,
+                web_host=settings.web_host,
             )
             await self.health.start()
+
+    async def _launch(self, job: Any) -> None:
+        await self.delivery.launch(job)
 
     async def health_report(self) -> dict[str, Any]:
         """Gateway, store and queue, for the health endpoint."""

@@ -81,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return [s.get_secret_value() for s in (settings.router_api_key, settings.discord_token) if s]
+    return [
+        s.get_secret_value()
+        for s in (settings.router_api_key, settings.discord_token, settings.web_secret)
+        if s
+    ]
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, err: Console) -> int:

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     max_queued_per_user: int = Field(5, ge=1, le=1000)
     health_port: int | None = Field(None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
+    # The paint page (bot.web): where users' browsers reach Easel's web server, its port and key.
+    public_url: str | None = None
+    web_port: int | None = Field(None, ge=1, le=65535)
+    web_host: str = "127.0.0.1"
+    web_secret: SecretStr | None = None
 
     @field_validator("router_base_url", "discord_api_base")
     @classmethod
@@ -90,6 +95,16 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be a URL starting with http:// or https://")
         return value.rstrip("/")  # paths are appended to it
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError("must be a URL like https://easel.example.com (no query)")
+        return value.rstrip("/")
 
     @field_validator("discord_gateway_url")
     @classmethod
@@ -130,6 +145,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'easel.db').resolve()}"
+
+    @property
+    def web_server_port(self) -> int | None:
+        """Where the paint page is served: WEB_PORT; else the health port; 8080 with PUBLIC_URL."""
+        if self.web_port or not self.public_url:
+            return self.web_port
+        return self.health_port or 8080
 
     @property
     def result_hosts(self) -> tuple[str, ...]:

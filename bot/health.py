@@ -1,7 +1,8 @@
 """A small HTTP health endpoint for Docker and orchestrators (off unless HEALTH_PORT is set).
 
 ``GET /health`` answers 200 when the gateway is connected and the store answers, else 503, with
-a JSON body: gateway, queue depth, running jobs, store.
+a JSON body: gateway, queue depth, running jobs, store. The same app serves the web pages
+(``bot.web``, given as ``routes``) on ``WEB_PORT`` as well when PUBLIC_URL is set.
 """
 
 from __future__ import annotations
@@ -16,24 +17,43 @@ log = logging.getLogger(__name__)
 
 
 Report = Callable[[], Awaitable[dict[str, Any]]]
+Routes = Callable[[web.Application], None]
 
 
 class HealthServer:
     """Serves whatever ``report`` says; healthy when the gateway and the store are."""
 
-    def __init__(self, report: Report, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        report: Report,
+        port: int | None,
+        host: str = "127.0.0.1",
+        *,
+        routes: Routes | None = None,
+        web_port: int | None = None,
+        web_host: str = "127.0.0.1",
+    ) -> None:
         self.report = report
         self.port = port
         self.host = host
+        self.routes = routes
+        self.web_port, self.web_host = web_port, web_host
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_get("/health", self.health)
+        if self.port:
+            app.router.add_get("/health", self.health)
+        if self.routes is not None:
+            self.routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-        log.info("health endpoint on port %d", self.port)
+        sites = {self.web_port: self.web_host} if self.web_port else {}
+        if self.port:
+            sites[self.port] = self.host  # one port for both: the health endpoint's host
+        for port, host in sorted(sites.items()):
+            await web.TCPSite(self._runner, host, port).start()
+            log.info("web server on %s port %d", host, port)
 
     async def stop(self) -> None:
         if self._runner is not None:

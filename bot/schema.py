@@ -162,3 +162,31 @@ workers = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("heartbeat_at", UtcDateTime, nullable=False),
 )
+
+# One row per paint link (``bot.web``): what the signed token stands for, so a link is good for
+# one use across processes and restarts. ``used_at`` is set by a compare-and-set on submit.
+paint_links = sa.Table(
+    "paint_links",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # random, named in the signed token
+    sa.Column("user_id", Snowflake, nullable=False),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), index=True),
+    sa.Column("image", sa.String(64), nullable=False),  # no key: it must not hold up retention
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("origin", Json, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("used_at", UtcDateTime),
+    sa.Column("made_job_id", sa.Integer),  # the edit job it made; no key: retention may drop it
+)
+
+# Secrets the processes sharing a store must agree on (the web token key when WEB_SECRET is
+# unset): the first process to start writes one, every later one reads it.
+web_secrets = sa.Table(
+    "web_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -14,6 +14,7 @@ from bot.domain import Job, JobKind, JobStatus
 from bot.errors import EaselError, NotFound
 from cogs import links, render
 from cogs.modals import EditImageModal, RemixModal
+from cogs.paint import PaintButton, paint_items
 from cogs.replies import reply
 from cogs.template import OWNER, OWNER_OR_MOD, JobButton, private
 from cogs.threads import threads_of
@@ -147,6 +148,7 @@ class EditImageButton(JobButton):
                 interaction.message,
                 job.spec.model,
                 edit.submit_form,
+                paint=interaction.client.painting is not None,
             )
         )
 
@@ -201,7 +203,7 @@ class BranchButton(JobButton):
 
 
 def result_view(
-    job: Job, *, ok: bool = True, running: bool = False, full: bool = False
+    job: Job, *, ok: bool = True, running: bool = False, full: bool = False, paint: bool = False
 ) -> discord.ui.View:
     """The buttons under a job's message: Cancel while it runs; then its result's actions."""
     view = discord.ui.View(timeout=None)
@@ -216,6 +218,7 @@ def result_view(
         items.append(DeleteButton(job.id))
         if job.kind is JobKind.EDIT:
             items += [EditImageButton(job.id), SourceButton(job.id)]
+        items += paint_items(job) if paint else []  # with PUBLIC_URL (cogs.paint)
         if job.result_images and job.session_id is None:
             # Threads need a server channel: in a DM or on a private result, refining goes on
             # by replying to the result instead.
@@ -247,6 +250,7 @@ BUTTONS = (
     RefineButton,
     RevertButton,
     BranchButton,
+    PaintButton,
 )
 
 

@@ -233,7 +233,8 @@ class Delivery:
     def view_for(
         self, job: Job, *, ok: bool = True, running: bool = False, full: bool = False
     ) -> discord.ui.View | None:
-        return result_view(job, ok=ok, running=running, full=full)
+        paint = self.bot.painting is not None
+        return result_view(job, ok=ok, running=running, full=full, paint=paint)
 
     async def close(self) -> None:
         tasks = [*self._tickers.values(), *self._retries.values()]

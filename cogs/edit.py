@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot import edits, masks, options
 from bot.domain import ImageSpec, Job
 from bot.errors import EaselError
-from cogs import links, render
+from cogs import links, paint, render
 from cogs.buttons import mask_preview_view
 from cogs.modals import EditForm, EditImageModal
 from cogs.replies import error_kwargs
@@ -185,7 +185,11 @@ class Edit(commands.Cog):
             return
         await interaction.response.send_modal(
             EditImageModal(
-                self.bot.service.catalog, message, await self._made_by(message), self.submit_form
+                self.bot.service.catalog,
+                message,
+                await self._made_by(message),
+                self.submit_form,
+                paint=self.bot.painting is not None,
             )
         )
 
@@ -193,6 +197,8 @@ class Edit(commands.Cog):
         self, interaction: discord.Interaction[Any], target: discord.Message, form: EditForm
     ) -> None:
         """The Edit image form, from Apps → Edit image or a result's Edit image button."""
+        if form.region == paint.PAINT_CHOICE:
+            return await paint.form_link(self, interaction, target, form)
         await interaction.response.defer(thinking=True, ephemeral=form.preview)
         gathered = await self.sources.gather(
             target, mask_upload=form.mask, region=edits.region(form.region), text=form.instruction

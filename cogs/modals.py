@@ -16,6 +16,7 @@ from bot.errors import InvalidOption
 from cogs import links
 from cogs.replies import EaselModal
 
+PAINT_LABEL = "🖌️ Paint it in the browser (sends you a link)"  # with PUBLIC_URL (cogs.paint)
 REGION_LABELS = {
     "none": "No region (whole image, or my mask file)",
     "left": "Left half",
@@ -149,7 +150,13 @@ class EditImageModal(EaselModal):
     """Instruction, model, optional mask file or region, and whether to preview the mask."""
 
     def __init__(
-        self, catalog: Catalog, target: discord.Message, model: str, handler: FormHandler
+        self,
+        catalog: Catalog,
+        target: discord.Message,
+        model: str,
+        handler: FormHandler,
+        *,
+        paint: bool = False,
     ) -> None:
         super().__init__(title="Edit image", timeout=None, custom_id=f"easel:editform:{target.id}")
         self.target, self.handler = target, handler
@@ -164,7 +171,8 @@ class EditImageModal(EaselModal):
         self.region: discord.ui.Select[Any] = discord.ui.Select(
             custom_id="region",
             required=False,
-            options=[discord.SelectOption(label=v, value=k) for k, v in REGION_LABELS.items()],
+            options=[discord.SelectOption(label=v, value=k) for k, v in REGION_LABELS.items()]
+            + ([discord.SelectOption(label=PAINT_LABEL, value="paint")] if paint else []),
         )
         self.preview: discord.ui.Select[Any] = discord.ui.Select(
             custom_id="preview",

@@ -5,13 +5,16 @@ from __future__ import annotations
 from bot.storage.engine import make_engine
 from bot.storage.files import ImageFiles
 from bot.storage.jobs import JobTables
+from bot.storage.paints import PaintLink, PaintLinks
 from bot.storage.sessions import SessionTables
 from bot.storage.settings import ChannelSettings
 from bot.storage.sweeps import JobSweeps
 from bot.storage.workers import WorkerLeases
 
-__all__ = ["Store", "make_engine"]
+__all__ = ["PaintLink", "Store", "make_engine"]
 
 
-class Store(JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, WorkerLeases):
+class Store(
+    JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, WorkerLeases, PaintLinks
+):
     """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

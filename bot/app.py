@@ -33,6 +33,7 @@ EXTENSIONS = (
     "cogs.buttons",
     "cogs.imagine",
     "cogs.edit",
+    "cogs.settings",
     "cogs.threads",
     "cogs.refine",
     "cogs.messages",

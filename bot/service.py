@@ -30,8 +30,10 @@ from bot.errors import (
 )
 from bot.inputs import Limits, RawImage, Request, check_may_use, noted, prepare_inputs
 from bot.logs import job_context
+from bot.policy import DEFAULT_TTL, Policy, way_of
 from bot.records import JobRecords
 from bot.router import RouterClient
+from bot.rules import Rules
 from bot.sessions import Conversations
 from bot.storage import Store
 
@@ -52,6 +54,7 @@ class ImageService:
         *,
         worker: str | None = None,
         refine_model: str = DEFAULT_REFINE_MODEL,
+        rules_ttl: float = DEFAULT_TTL,
     ) -> None:
         self.router = router
         self.store = store
@@ -67,6 +70,7 @@ class ImageService:
         )
         self.calls = Calls(router, store, catalog, self.sessions)
         self.records = JobRecords(store, self.limits)
+        self.policy = Policy(store, catalog, ttl=rules_ttl)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -92,6 +96,7 @@ class ImageService:
                 limits,
                 worker=settings.worker_id,
                 refine_model=settings.refine_model,
+                rules_ttl=settings.rules_cache_seconds,
             )
 
     # -- submitting -------------------------------------------------------------------------
@@ -105,8 +110,10 @@ class ImageService:
     ) -> Job:
         """Validate the request and store it as a queued job; invalid options fail the job."""
         request = Request(JobKind.IMAGINE, prompt.strip(), spec, user_id, origin or {})
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
             self._checked(request)
+            self.policy.check(rules, request.spec, request.origin)
         return await self.records.store(request)
 
     async def submit_edit(
@@ -124,8 +131,10 @@ class ImageService:
         request = Request(
             JobKind.EDIT, prompt.strip(), spec, user_id, origin or {}, parent_job_id=parent_job_id
         )
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
             model = self._checked(request)
+            self.policy.check(rules, request.spec, request.origin)
             prepared, prepared_mask, notes = await prepare_inputs(model, inputs, mask, self.limits)
         request = noted(request, notes)
         hashes = [await self._put(image) for image in prepared]
@@ -145,8 +154,10 @@ class ImageService:
         spec = replace(job.spec, n=n) if n else job.spec
         origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
         request = self._like(job, job.prompt, spec, user_id or job.user_id, origin)
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
-            pass  # only the queue's room to check: the request was checked when first made
+            # The request was checked when first made; the rules may have changed since.
+            self.policy.check(rules, request.spec, request.origin)
         return await self.records.store(request, job.input_images, job.mask_image, retry_of=job.id)
 
     async def submit_variant(
@@ -155,8 +166,10 @@ class ImageService:
         """A new job like ``job`` (same kind and inputs) with a new prompt or parameters."""
         check_may_use(job, user_id, origin)
         request = self._like(job, prompt.strip(), spec, user_id, origin)
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(replace(request, session_id=None)):
             self._checked(request).check_inputs(len(job.input_images))
+            self.policy.check(rules, request.spec, request.origin)
         return await self.records.store(
             request, job.input_images, job.mask_image, variant_of=job.id
         )
@@ -184,9 +197,11 @@ class ImageService:
         request = Request(
             JobKind.REFINE, prompt.strip(), spec, user_id, origin or {}, session_id=session_id
         )
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
             if not request.prompt:
                 raise InvalidOption("Write what you want changed.")
+            self.policy.check(rules, request.spec, request.origin)
             model = self.catalog.get(spec.model)
             prepared, _, notes = (
                 await prepare_inputs(model, inputs, None, self.limits) if inputs else ([], None, [])
@@ -199,6 +214,12 @@ class ImageService:
         job: Job, prompt: str, spec: ImageSpec, user_id: str | None, origin: dict[str, Any]
     ) -> Request:
         return Request(job.kind, prompt, spec, user_id, origin, job.parent_job_id, job.session_id)
+
+    async def _admitted(self, request: Request) -> tuple[Request, Rules]:
+        """The server's rules for this request; a closed channel or way in (AccessDenied) is
+        refused before anything is stored, and what the rules decide is kept in the origin."""
+        rules = await self.policy.admit(way_of(request.kind), request.origin)
+        return replace(request, origin=self.policy.stamped(rules, request.origin)), rules
 
     def _checked(self, request: Request) -> ModelInfo:
         if not request.prompt:

@@ -21,6 +21,7 @@ from cogs.threads import threads_of
 
 class RetryButton(JobButton):
     action, label, emoji, acknowledge = "retry", "Retry", "🔁", "as_job"
+    starts = "same"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         client = interaction.client
@@ -52,6 +53,7 @@ class RemixButton(JobButton, template=r"easel:(?:remix|edit):(?P<id>\d+)"):
     """Change the prompt, model or shape and run again (ids of old messages said "edit")."""
 
     action, label, emoji = "remix", "Remix", "🎛️"
+    starts = "same"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         await interaction.response.send_modal(RemixModal(interaction.client.service.catalog, job))
@@ -106,6 +108,7 @@ class FullResButton(JobButton):
 
 class MaskGoButton(JobButton):
     action, label, emoji = "maskgo", "Go ahead", "✅"
+    starts = "edit"
     style = discord.ButtonStyle.success
     who, refusal = OWNER, "Only the person who asked for this edit can start it."
 
@@ -132,6 +135,7 @@ class EditImageButton(JobButton):
     """Opens the Edit image form on this result, as Apps → Edit image would."""
 
     action, label, emoji = "editimage", "Edit image", "🖌️"
+    starts = "edit"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         if interaction.message is None:
@@ -159,6 +163,7 @@ class SourceButton(JobButton):
 
 class RefineButton(JobButton):
     action, label, emoji, acknowledge = "refine", "Refine in thread", "🧵", "ephemeral"
+    starts = "refine"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         if interaction.message is None:
@@ -188,6 +193,7 @@ class RevertButton(JobButton):
 
 class BranchButton(JobButton):
     action, label, emoji, acknowledge = "branch", "Branch", "🌿", "ephemeral"
+    starts = "refine"
 
     allowed = _may_refine
 

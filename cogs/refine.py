@@ -54,6 +54,7 @@ class Refine(commands.Cog):
     async def take_turn(self, message: discord.Message, session: Session) -> None:
         try:
             self.bot.service.sessions.check_may_refine(session, str(message.author.id))
+            await self.bot.service.policy.admit("refine", links.reply_origin(message))
         except NotAllowed as exc:
             await message.reply(exc.user_message, mention_author=False)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.storage.engine import make_engine
 from bot.storage.files import ImageFiles
 from bot.storage.jobs import JobTables
+from bot.storage.rules import GuildRules
 from bot.storage.sessions import SessionTables
 from bot.storage.settings import ChannelSettings
 from bot.storage.sweeps import JobSweeps
@@ -13,5 +14,7 @@ from bot.storage.workers import WorkerLeases
 __all__ = ["Store", "make_engine"]
 
 
-class Store(JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, WorkerLeases):
+class Store(
+    JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, GuildRules, WorkerLeases
+):
     """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

@@ -104,13 +104,11 @@ class Policy:
             )
         return rules
 
-    def check(self, rules: Rules, spec: ImageSpec, origin: Mapping[str, Any]) -> None:
+    def check(
+        self, rules: Rules, spec: ImageSpec, origin: Mapping[str, Any], way: str = "imagine"
+    ) -> None:
         """The model, count and resolution against the rules; OverLimit names what is allowed."""
-        if rules.models and spec.model not in rules.models:
-            names = ", ".join(self._label(m) for m in rules.models)
-            raise OverLimit(
-                f"This server allows only these models: {names}. Press Remix and pick one of them."
-            )
+        self.check_model(rules, spec.model, way)
         limit = rules.limit_for(_place(origin)[2])
         if limit.max_count is not None and spec.n > limit.max_count:
             raise OverLimit(
@@ -124,6 +122,17 @@ class Policy:
                 f"{wanted} isn't open to your roles here; the most is {top}. "
                 "Press Remix to pick a lower resolution."
             )
+
+    def check_model(self, rules: Rules, model_id: str, way: str = "imagine") -> None:
+        """The server's model allow-list; OverLimit names the models it allows."""
+        if rules.models and model_id not in rules.models:
+            names = ", ".join(self._label(m) for m in rules.models)
+            how = (
+                "Switch this thread with /easel-thread model:."
+                if way == "refine"
+                else "Press Remix and pick one of them."
+            )
+            raise OverLimit(f"This server allows only these models: {names}. {how}")
 
     @staticmethod
     def stamped(rules: Rules, origin: Mapping[str, Any]) -> dict[str, Any]:

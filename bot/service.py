@@ -201,7 +201,7 @@ class ImageService:
         async with self.records.kept_on_failure(request):
             if not request.prompt:
                 raise InvalidOption("Write what you want changed.")
-            self.policy.check(rules, request.spec, request.origin)
+            self.policy.check(rules, request.spec, request.origin, "refine")
             model = self.catalog.get(spec.model)
             prepared, _, notes = (
                 await prepare_inputs(model, inputs, None, self.limits) if inputs else ([], None, [])

@@ -137,7 +137,7 @@ class Panel(discord.ui.View):
                 lambda r, v: replace(r, models=tuple(v)),
                 options=_options(pairs, set(self.rules.models)),
                 min_values=0,
-                max_values=len(pairs),
+                max_values=min(len(pairs), 25),
             )
         )
         for way in WAYS:

@@ -148,6 +148,17 @@ async def test_the_model_allow_list_refuses_another_model_and_keeps_the_prompt(
     assert models_asked(router)[-1] == GPT
 
 
+async def test_a_thread_refuses_a_model_outside_the_allow_list(ready, world, router):
+    fake, guild, channel, alice, _bob = world
+    _result, thread = await start_thread(fake, channel, alice)
+    await ready.idle()
+    await rule(ready, guild, lambda r: replace(r, models=(GEMINI,)))
+    switch = await fake.slash(alice, thread, "easel-thread", {"model": GPT})
+    assert "allows only these models: Gemini 3 Pro Image" in await refusal(switch)
+    session = await ready.bot.service.sessions.for_thread(str(thread.id))
+    assert session.model == GEMINI
+
+
 async def test_role_limits_on_count_and_resolution(ready, world, router):
     fake, guild, channel, alice, bob = world
     patrons = fake.create_role(guild, "patrons")

@@ -14,6 +14,7 @@ from bot.errors import AccessDenied, OverLimit
 from bot.policy import Policy
 from bot.rules import EVERYONE, Limit, Rules
 from bot.storage import Store
+from tests.unit.test_storage import url as database_url
 
 GPT = "azure/openai/gpt-image-1"
 GEMINI = "vertex/google/gemini-3-pro-image-preview"
@@ -28,9 +29,13 @@ class Clock:
         return self.now
 
 
+url = database_url  # the fixture: SQLite, or EASEL_TEST_DATABASE_URL
+
+
 @pytest.fixture
-async def store(tmp_path):
-    async with await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}", tmp_path) as store:
+async def store(url, tmp_path):  # noqa: F811
+    """SQLite, or PostgreSQL when EASEL_TEST_DATABASE_URL names one (as in test_storage)."""
+    async with await Store.open(url, tmp_path / "data") as store:
         yield store
 
 

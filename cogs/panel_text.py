@@ -15,6 +15,8 @@ SECTIONS = {
     "results": "Results and channels",
     "limits": "Request limits",
 }
+REPLIES = {"mentions": "those that mention Easel", "all": "every reply to an image"}
+CONFIG = {"imagine": "IMAGINE_MODEL", "edit": "EDIT_MODEL", "refine": "REFINE_MODEL"}
 COST_LABELS = {
     "everyone": "to everyone",
     "requester": "to the requester only",
@@ -46,21 +48,27 @@ def summary(
     )
     here = "yes" if rules.answers_in(channel_id) else "**no**"
     here_defaults = rules.channel_defaults.get(channel_id, {})
-    lines = [f"Easel answers here: {here}", f"Replies that ask for an edit: {replies}"]
+    lines = [
+        f"<#{channel_id}>",
+        f"Easel answers here: {here}",
+        f"Replies that ask for an edit: {REPLIES[replies]}",
+    ]
     lines += [
         f"Default {w} model here: {_model(catalog, here_defaults.get(w), 'the server’s')}"
         for w in WAYS
     ]
-    embed.add_field(name=f"This channel <#{channel_id}>", value="\n".join(lines), inline=False)
+    embed.add_field(name="This channel", value="\n".join(lines), inline=False)
     where = _channels(rules.channels_allowed) or "every channel"
     if rules.channels_denied:
         where += f"; not in {_channels(rules.channels_denied)}"
     who = [f"{w}: {_roles(rules.roles_allowed.get(w, ()))}" for w in WAYS]
     if rules.roles_denied:
         who.append(f"never: {_roles(rules.roles_denied)}")
-    embed.add_field(name="Where and who", value=clip(f"{where}\n" + "\n".join(who), 1024))
+    embed.add_field(
+        name="Where, and who may use what", value=clip(f"{where}\n" + "\n".join(who), 1024)
+    )
     allowed = ", ".join(_model(catalog, m, m) for m in rules.models) or "every model"
-    defaults = [f"{w}: {_model(catalog, rules.defaults.get(w), 'config')}" for w in WAYS]
+    defaults = [f"{w} default: {_model(catalog, rules.defaults.get(w), CONFIG[w])}" for w in WAYS]
     embed.add_field(name="Models", value=clip(f"Allowed: {allowed}\n" + "\n".join(defaults), 1024))
     embed.add_field(
         name="Results",

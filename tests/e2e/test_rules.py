@@ -231,7 +231,7 @@ async def test_the_settings_panel_changes_rules_that_survive_a_restart(ready, wo
     await shown.wait_ack(5)
     picked = await fake.select(owner, panel, "settings:default:imagine", [GEMINI])
     await picked.wait_ack(5)
-    assert "imagine: Gemini 3 Pro Image" in str(fake.message(panel.id).embeds)
+    assert "imagine default: Gemini 3 Pro Image" in str(fake.message(panel.id).embeds)
 
     mod_panel = await (await fake.slash(carol, channel, "easel-settings", {})).original()
     await (await fake.select(carol, mod_panel, "settings:section", ["results"])).wait_ack(5)

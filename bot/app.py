@@ -34,6 +34,7 @@ EXTENSIONS = (
     "cogs.buttons",
     "cogs.imagine",
     "cogs.edit",
+    "cogs.settings",
     "cogs.threads",
     "cogs.refine",
     "cogs.messages",

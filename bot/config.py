@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     imagine_model: str = "azure/openai/gpt-image-1"
     edit_model: str = "azure/openai/gpt-image-1"
     refine_model: str = "vertex/google/gemini-3-pro-image-preview"
+    # How long a server's rules are cached; another process's change is seen within this.
+    rules_cache_seconds: float = Field(5.0, ge=0, le=300)
     request_timeout: float = Field(180.0, gt=0, le=3600)
     router_max_retries: int = Field(3, ge=0, le=10)
     router_retry_budget: float = Field(120.0, ge=0, le=3600)

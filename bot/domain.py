@@ -196,6 +196,7 @@ class Place:
     channel_id: str | None
     guild_id: str | None
     owner_id: str | None
+    model: str | None = None  # the server's or channel's default refine model, if it has one
 
 
 @dataclass(frozen=True)

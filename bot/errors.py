@@ -28,7 +28,9 @@ The tree::
     │   └── ImageMissing             a stored image file is gone or damaged
     ├── DeliveryError                Discord would not take the result (too large, no permission)
     ├── NotAllowed                   the user may not do that (not theirs, a permission missing)
-    │   └── QueueFull                too many of the user's jobs waiting already (retryable)
+    │   ├── QueueFull                too many of the user's jobs waiting already (retryable)
+    │   ├── AccessDenied             the server's rules close this channel or way in to the user
+    │   └── OverLimit                a model, count or resolution the server's rules don't allow
     ├── JobTaken                     another worker already claimed the job (never shown)
     └── JobCancelled                 the user cancelled the job
 
@@ -226,6 +228,16 @@ class QueueFull(NotAllowed):
     code = "queue_full"
     retryable = True
     default_message = "You have too many images waiting. Wait for one to finish, then Retry."
+
+
+class AccessDenied(NotAllowed):
+    code = "access_denied"
+    default_message = "The server's rules don't let you use Easel here."
+
+
+class OverLimit(NotAllowed):
+    code = "over_limit"
+    default_message = "The server's rules don't allow that request. Change it with Remix."
 
 
 class JobTaken(EaselError):

@@ -190,3 +190,14 @@ web_secrets = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# One row per server: its access rules and defaults (``bot.rules.Rules`` as JSON). ``version``
+# goes up with every change, so a change is a compare-and-set and two panels can't lose one.
+guild_rules = sa.Table(
+    "guild_rules",
+    metadata,
+    sa.Column("guild_id", Snowflake, primary_key=True),
+    sa.Column("rules", Json, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

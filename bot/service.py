@@ -15,19 +15,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from bot import failpoints
 from bot.calls import Calls
 from bot.catalog import Catalog, ModelInfo
 from bot.config import Settings
-from bot.domain import ImageSpec, InputImage, Job, JobKind, JobResult, RouterResult
+from bot.domain import ImageSpec, InputImage, Job, JobKind, JobResult
 from bot.errors import (
-    EaselError,
     InvalidOption,
-    JobCancelled,
-    JobTaken,
     NotFound,
-    StorageError,
-    why_not_kept,
 )
 from bot.inputs import (
     Limits,
@@ -38,9 +32,11 @@ from bot.inputs import (
     noted,
     prepare_inputs,
 )
-from bot.logs import job_context
+from bot.policy import DEFAULT_TTL, Policy, way_of
 from bot.records import JobRecords
 from bot.router import RouterClient
+from bot.rules import Rules
+from bot.running import JobRunner
 from bot.sessions import Conversations
 from bot.storage import Store
 
@@ -49,8 +45,8 @@ log = logging.getLogger(__name__)
 DEFAULT_REFINE_MODEL = "vertex/google/gemini-3-pro-image-preview"
 
 
-class ImageService:
-    """Turns requests into stored jobs and runs them against the router."""
+class ImageService(JobRunner):
+    """Turns requests into stored jobs (here) and runs them against the router (``JobRunner``)."""
 
     def __init__(
         self,
@@ -61,6 +57,7 @@ class ImageService:
         *,
         worker: str | None = None,
         refine_model: str = DEFAULT_REFINE_MODEL,
+        rules_ttl: float = DEFAULT_TTL,
     ) -> None:
         self.router = router
         self.store = store
@@ -76,6 +73,7 @@ class ImageService:
         )
         self.calls = Calls(router, store, catalog, self.sessions)
         self.records = JobRecords(store, self.limits)
+        self.policy = Policy(store, catalog, ttl=rules_ttl)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -101,6 +99,7 @@ class ImageService:
                 limits,
                 worker=settings.worker_id,
                 refine_model=settings.refine_model,
+                rules_ttl=settings.rules_cache_seconds,
             )
 
     # -- submitting -------------------------------------------------------------------------
@@ -114,8 +113,10 @@ class ImageService:
     ) -> Job:
         """Validate the request and store it as a queued job; invalid options fail the job."""
         request = Request(JobKind.IMAGINE, prompt.strip(), spec, user_id, origin or {})
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
             self._checked(request)
+            self.policy.check(rules, request.spec, request.origin)
         return await self.records.store(request)
 
     async def submit_edit(
@@ -133,8 +134,10 @@ class ImageService:
         request = Request(
             JobKind.EDIT, prompt.strip(), spec, user_id, origin or {}, parent_job_id=parent_job_id
         )
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
             model = self._checked(request)
+            self.policy.check(rules, request.spec, request.origin)
             prepared, prepared_mask, notes = await prepare_inputs(model, inputs, mask, self.limits)
         request = noted(request, notes)
         hashes = [await self._put(image) for image in prepared]
@@ -155,8 +158,10 @@ class ImageService:
         spec = replace(job.spec, n=n) if n else job.spec
         origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
         request = self._like(job, job.prompt, spec, user_id or job.user_id, origin)
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
-            pass  # only the queue's room to check: the request was checked when first made
+            # The request was checked when first made; the rules may have changed since.
+            self.policy.check(rules, request.spec, request.origin)
         return await self.records.store(request, job.input_images, job.mask_image, retry_of=job.id)
 
     async def submit_variant(
@@ -172,8 +177,10 @@ class ImageService:
         """A new job like ``job`` (same kind and inputs) with a new prompt or parameters."""
         check_may_use(job, user_id, origin, sees)
         request = self._like(job, prompt.strip(), spec, user_id, origin)
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(replace(request, session_id=None)):
             self._checked(request).check_inputs(len(job.input_images))
+            self.policy.check(rules, request.spec, request.origin)
         return await self.records.store(
             request, job.input_images, job.mask_image, variant_of=job.id
         )
@@ -202,9 +209,11 @@ class ImageService:
         request = Request(
             JobKind.REFINE, prompt.strip(), spec, user_id, origin or {}, session_id=session_id
         )
+        request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
             if not request.prompt:
                 raise InvalidOption("Write what you want changed.")
+            self.policy.check(rules, request.spec, request.origin, "refine")
             model = self.catalog.get(spec.model)
             prepared, _, notes = (
                 await prepare_inputs(model, inputs, None, self.limits) if inputs else ([], None, [])
@@ -218,6 +227,12 @@ class ImageService:
     ) -> Request:
         return Request(job.kind, prompt, spec, user_id, origin, job.parent_job_id, job.session_id)
 
+    async def _admitted(self, request: Request) -> tuple[Request, Rules]:
+        """The server's rules for this request; a closed channel or way in (AccessDenied) is
+        refused before anything is stored, and what the rules decide is kept in the origin."""
+        rules = await self.policy.admit(way_of(request.kind), request.origin)
+        return replace(request, origin=self.policy.stamped(rules, request.origin)), rules
+
     def _checked(self, request: Request) -> ModelInfo:
         if not request.prompt:
             raise InvalidOption("Write what you want in the prompt.")
@@ -230,68 +245,6 @@ class ImageService:
 
     def weight_of(self, job: Job) -> int:
         return self.calls.weight_of(job)
-
-    # -- running ----------------------------------------------------------------------------
-    async def run(self, job_id: int) -> JobResult:
-        """Run a queued job to the end; errors are recorded on the job and re-raised."""
-        with job_context(job_id):
-            job = await self._claim(job_id)
-            log.info("running %s with %s", job.kind, job.spec.model)
-            try:
-                called = await self.calls.call(job)
-            except EaselError as exc:
-                await self._fail(job, exc)
-                raise
-            try:
-                await failpoints.reach("answered")
-                return await self._finish(job, called.result, called.warnings)
-            except Exception as exc:
-                # Paid for but not kept (a full disk, the database gone): the job ends failed,
-                # never left running to be paid for again at the next start, and the user is told.
-                log.exception("could not store the answer")
-                failed = StorageError(
-                    f"The image was made but I couldn't keep it: {why_not_kept(exc)}"
-                )
-                await self._fail(job, failed)
-                raise failed from exc
-
-    async def _fail(self, job: Job, exc: EaselError) -> None:
-        log.info("failed: %s", exc.code)
-        await self.store.fail_job(
-            job.id,
-            error_code=exc.code,
-            error_message=exc.user_message,
-            result_text=getattr(exc, "model_text", None),
-        )
-        exc.job_id = job.id
-
-    async def _claim(self, job_id: int) -> Job:
-        job = await self.store.start_job(job_id, self.worker)
-        if job is None:
-            current = await self.store.get_job(job_id)
-            if current is not None and current.status.value == "cancelled":
-                raise JobCancelled()
-            raise JobTaken()
-        return job
-
-    async def _finish(self, job: Job, result: RouterResult, warnings: tuple[str, ...]) -> JobResult:
-        hashes = []
-        for image in result.images:
-            stored = await self.store.put_image(image.data, image.mime, image.width, image.height)
-            hashes.append(stored.sha256)
-        cost = result.usage.cost if result.usage else None
-        if job.kind is JobKind.REFINE and job.session_id is not None:
-            await self.sessions.record(job, result, hashes)
-        # Kept with the job, so a result posted after a restart still says them.
-        origin = {**job.origin, "warnings": list(warnings)} if warnings else None
-        done = await self.store.finish_job(
-            job.id, result_images=hashes, result_text=result.text, cost=cost, origin=origin
-        )
-        log.info("done, %d image(s), cost %s", len(hashes), cost)
-        await failpoints.reach("stored")
-        return JobResult(
-            job=done, images=result.images, text=result.text, cost=cost, warnings=warnings
-        )
 
     # -- convenience for front ends that run jobs inline (the CLI) ----------------------------
     async def imagine(self, prompt: str, spec: ImageSpec, **kwargs: Any) -> JobResult:

@@ -54,10 +54,10 @@ class Conversations:
         self.contexts = TurnContexts(store, budget)
 
     # -- opening --------------------------------------------------------------------------
-    def thread_model(self, job: Job) -> ModelInfo:
-        """Threads converse, so they run on the refine model (a chat model), whichever model
-        made the result they start from; ``/easel-thread model:`` changes it later."""
-        return self.catalog.get(self.refine_model)
+    def thread_model(self, job: Job, default: str | None = None) -> ModelInfo:
+        """Threads converse, so they run on the server's default refine model, else the refine
+        model, whichever model made the result they start from; ``/easel-thread`` changes it."""
+        return self.catalog.get(default or self.refine_model)
 
     async def for_thread(self, thread_id: str) -> Session | None:
         return await self.store.session_by_thread(thread_id)
@@ -70,7 +70,7 @@ class Conversations:
         existing = await self.for_thread(place.thread_id)
         if existing is not None:
             return existing
-        model = self.catalog.get(parent.model) if parent else self.thread_model(job)
+        model = self.catalog.get(parent.model) if parent else self.thread_model(job, place.model)
         session = await self._create(
             place,
             model,

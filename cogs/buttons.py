@@ -22,6 +22,7 @@ from cogs.threads import threads_of
 
 class RetryButton(JobButton):
     action, label, emoji, acknowledge = "retry", "Retry", "🔁", "as_job"
+    starts = "same"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         client = interaction.client
@@ -57,6 +58,7 @@ class RemixButton(JobButton, template=r"easel:(?:remix|edit):(?P<id>\d+)"):
     """Change the prompt, model or shape and run again (ids of old messages said "edit")."""
 
     action, label, emoji = "remix", "Remix", "🎛️"
+    starts = "same"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         await interaction.response.send_modal(RemixModal(interaction.client.service.catalog, job))
@@ -111,6 +113,7 @@ class FullResButton(JobButton):
 
 class MaskGoButton(JobButton):
     action, label, emoji = "maskgo", "Go ahead", "✅"
+    starts = "edit"
     style = discord.ButtonStyle.success
     who, refusal = OWNER, "Only the person who asked for this edit can start it."
 
@@ -137,6 +140,7 @@ class EditImageButton(JobButton):
     """Opens the Edit image form on this result, as Apps → Edit image would."""
 
     action, label, emoji = "editimage", "Edit image", "🖌️"
+    starts = "edit"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         if interaction.message is None:
@@ -165,6 +169,7 @@ class SourceButton(JobButton):
 
 class RefineButton(JobButton):
     action, label, emoji, acknowledge = "refine", "Refine in thread", "🧵", "ephemeral"
+    starts = "refine"
 
     async def act(self, interaction: discord.Interaction[Any], job: Job) -> None:
         if interaction.message is None:
@@ -194,6 +199,7 @@ class RevertButton(JobButton):
 
 class BranchButton(JobButton):
     action, label, emoji, acknowledge = "branch", "Branch", "🌿", "ephemeral"
+    starts = "refine"
 
     allowed = _may_refine
 

@@ -124,6 +124,8 @@ class Delivery:
         await self.bot.service.store.set_delivery(
             job.id, {"state": "posted", **place}, only_if_unset=False
         )
+        if error is None and job.cost is not None and render.cost_shown(job) == "requester":
+            await self.poster.tell_cost(job)
         if error is None and job.origin.get("open_thread"):
             await self._open_thread(job, message.channel.id, message.id)
 

@@ -18,7 +18,7 @@ from bot.errors import EaselError
 from cogs import links, paint, render
 from cogs.buttons import mask_preview_view
 from cogs.modals import EditForm, EditImageModal
-from cogs.replies import error_kwargs
+from cogs.replies import error_kwargs, send_error
 from cogs.sources import Gathered, Sources
 
 if TYPE_CHECKING:
@@ -74,6 +74,15 @@ class Edit(commands.Cog):
         if not text:
             await message.reply(NO_INSTRUCTION, mention_author=False)
             return
+        try:  # the server's rules, before anything is fetched
+            await self.bot.service.policy.admit("edit", links.reply_origin(message))
+        except EaselError as exc:
+            await message.reply(
+                exc.user_message,
+                mention_author=False,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
         progress = await message.reply(
             f"> {render.clip(text, 300)}\n⏳ Fetching the images…",
             mention_author=False,
@@ -112,13 +121,16 @@ class Edit(commands.Cog):
         return settings.get("replies") == "all"
 
     # -- shared by every way in ------------------------------------------------------------------
-    async def spec(self, gathered: Gathered, asked: str | None) -> tuple[ImageSpec, list[str]]:
-        """The model asked for, else the one that made the replied-to result, else EDIT_MODEL."""
+    async def spec(
+        self, gathered: Gathered, asked: str | None, origin: dict[str, Any]
+    ) -> tuple[ImageSpec, list[str]]:
+        """The model asked for, else the one that made the replied-to result, else the
+        channel's or server's default edit model, else EDIT_MODEL."""
         store, catalog = self.bot.service.store, self.bot.service.catalog
         parent = await store.get_job(gathered.parent_job_id) if gathered.parent_job_id else None
         model, notes = options.edit_model(
             catalog,
-            self.bot.settings.edit_model,
+            await self.default_model(origin),
             made_by=parent.spec.model if parent else None,
             asked=asked,
         )
@@ -142,7 +154,7 @@ class Edit(commands.Cog):
         user_id: str,
         origin: dict[str, Any],
     ) -> Job:
-        spec, notes = await self.spec(gathered, asked)
+        spec, notes = await self.spec(gathered, asked, origin)
         if notes:
             origin = {**origin, "notes": [*origin.get("notes", []), *notes]}
         return await self.bot.service.submit_edit(
@@ -154,6 +166,10 @@ class Edit(commands.Cog):
             origin=origin,
             parent_job_id=gathered.parent_job_id,
         )
+
+    async def default_model(self, origin: dict[str, Any]) -> str:
+        policy = self.bot.service.policy
+        return await policy.default_model("edit", origin) or self.bot.settings.edit_model
 
     async def preview_kwargs(self, job: Job) -> dict[str, Any]:
         """The mask over the first image, so the user can check the area before paying."""
@@ -183,11 +199,18 @@ class Edit(commands.Cog):
                 ephemeral=True,
             )
             return
+        actor = links.actor_origin(interaction)
+        try:
+            await self.bot.service.policy.admit("edit", actor)
+        except EaselError as exc:
+            await send_error(interaction, exc)
+            return
+        made_by = await self._made_by(message, actor)
         await interaction.response.send_modal(
             EditImageModal(
                 self.bot.service.catalog,
                 message,
-                await self._made_by(message),
+                made_by,
                 self.submit_form,
                 paint=self.bot.painting is not None,
             )
@@ -216,38 +239,10 @@ class Edit(commands.Cog):
             return
         await self.bot.delivery.launch(job)
 
-    async def _made_by(self, message: discord.Message) -> str:
-        """The form's first choice: the model behind an Easel result, else EDIT_MODEL."""
+    async def _made_by(self, message: discord.Message, actor: dict[str, Any]) -> str:
+        """The form's first choice: the model behind an Easel result, else the default."""
         parent = await self.sources.parent_job(message)
-        return parent.spec.model if parent else self.bot.settings.edit_model
-
-    # -- settings --------------------------------------------------------------------------------
-    @app_commands.command(name="easel-settings", description="Easel's settings for this channel")
-    @app_commands.describe(replies="Which replies to an image ask Easel for an edit")
-    @app_commands.choices(
-        replies=[
-            app_commands.Choice(
-                name="Replies that mention Easel (or reply to its results)", value="mentions"
-            ),
-            app_commands.Choice(name="Every reply to an image", value="all"),
-        ]
-    )
-    @app_commands.default_permissions(manage_channels=True)
-    @app_commands.checks.has_permissions(manage_channels=True)
-    @app_commands.guild_only()
-    async def channel_settings(
-        self, interaction: discord.Interaction[EaselBot], replies: str
-    ) -> None:
-        store = self.bot.service.store
-        channel_id = str(interaction.channel_id)
-        settings = await store.channel_settings(channel_id)
-        await store.set_channel_settings(channel_id, {**settings, "replies": replies})
-        text = (
-            "Every reply to an image in this channel now asks me for an edit."
-            if replies == "all"
-            else "Replies ask me for an edit when they mention me or reply to my results."
-        )
-        await interaction.response.send_message(text, ephemeral=True)
+        return parent.spec.model if parent else await self.default_model(actor)
 
     @commands.Cog.listener()
     async def on_command_error(self, ctx: commands.Context[Any], error: Exception) -> None:

@@ -40,7 +40,7 @@ class Imagine(commands.Cog):
         quality="Quality (GPT Image models)",
         count="How many images (1-10)",
         format="File format (GPT Image models)",
-        private="Only you see the result",
+        private="Only you see the result (default: the server's setting)",
         thread="Open a thread from the result where every message refines it",
     )
     @app_commands.choices(
@@ -59,21 +59,27 @@ class Imagine(commands.Cog):
         quality: str | None = None,
         count: app_commands.Range[int, 1, 10] = 1,
         format: str | None = None,
-        private: bool = False,
+        private: bool | None = None,
         thread: bool = False,
     ) -> None:
+        service = self.bot.service
+        actor = links.actor_origin(interaction)
+        try:
+            # The server's rules first, so a refusal is only the user's to see.
+            await service.policy.admit("imagine", actor)
+        except EaselError as exc:
+            await send_error(interaction, exc)
+            return
+        if private is None:
+            private = await service.policy.private_default(actor)
         # Acknowledge first: Discord allows 3 seconds, the store and the router take longer.
         await interaction.response.defer(thinking=True, ephemeral=private)
-        service = self.bot.service
-        chosen = service.catalog.get(model or self.bot.settings.imagine_model)
+        default = await service.policy.default_model("imagine", actor)
+        chosen = service.catalog.get(model or default or self.bot.settings.imagine_model)
         spec, notes = spec_for(
-            chosen,
-            n=count,
-            aspect=aspect,
-            resolution=resolution,
-            quality=quality,
+            chosen, n=count, aspect=aspect, resolution=resolution, quality=quality,
             output_format=format,
-        )
+        )  # fmt: skip
         # A private result can't carry a public thread.
         origin = links.interaction_origin(
             interaction, private=private, open_thread=thread and not private, notes=notes

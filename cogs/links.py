@@ -53,14 +53,36 @@ def job_id_of(message: discord.Message, bot_id: int | None) -> int | None:
     return None
 
 
+def role_ids(user: discord.abc.User) -> list[str]:
+    """The member's roles as str ids, without @everyone; none outside a server."""
+    roles = getattr(user, "roles", None) or ()
+    return [str(r.id) for r in roles if not r.is_default()]
+
+
+def _parent(channel: Any) -> dict[str, Any]:
+    """A thread's parent channel, which the server's channel rules name."""
+    if isinstance(channel, discord.Thread) and channel.parent_id:
+        return {"parent_channel_id": str(channel.parent_id)}
+    return {}
+
+
+def actor_origin(interaction: discord.Interaction[Any]) -> dict[str, Any]:
+    """Who acts where, as the server's rules read it (``bot.policy``)."""
+    return {
+        "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
+        "channel_id": str(interaction.channel_id) if interaction.channel_id else None,
+        **_parent(interaction.channel),
+        "user_id": str(interaction.user.id),
+        "role_ids": role_ids(interaction.user),
+    }
+
+
 def interaction_origin(
     interaction: discord.Interaction[Any], *, private: bool = False, **extra: Any
 ) -> dict[str, Any]:
     """What a job needs to find its way back: ids, the token, the upload limit."""
     return {
-        "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
-        "channel_id": str(interaction.channel_id) if interaction.channel_id else None,
-        "user_id": str(interaction.user.id),
+        **actor_origin(interaction),
         "private": private,
         "upload_limit": interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT,
         "interaction": {
@@ -78,7 +100,9 @@ def reply_origin(message: discord.Message, **extra: Any) -> dict[str, Any]:
     return {
         "guild_id": str(guild.id) if guild else None,
         "channel_id": str(message.channel.id),
+        **_parent(message.channel),
         "user_id": str(message.author.id),
+        "role_ids": role_ids(message.author),
         "private": False,
         "upload_limit": guild.filesize_limit if guild else DEFAULT_UPLOAD_LIMIT,
         "reply_to": str(message.id),

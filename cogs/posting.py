@@ -124,6 +124,21 @@ class Poster:
         )
         return message
 
+    async def tell_cost(self, job: Job) -> None:
+        """The cost of a public result, for the requester's eyes only (an ephemeral follow-up;
+        a job started by a message has no private answer, so its cost is not shown)."""
+        if not self.token_alive(job):
+            return
+        info = job.origin["interaction"]
+        webhook = discord.Webhook.from_state(
+            data={"id": int(info["app_id"]), "type": 3, "token": info["token"]},
+            state=self.bot._connection,
+        )
+        with contextlib.suppress(discord.HTTPException):
+            await webhook.send(
+                f"Job {job.id} cost ${job.cost:.4f} (only you see this).", ephemeral=True
+            )
+
     def token_alive(self, job: Job) -> bool:
         info = job.origin.get("interaction")
         if not info:

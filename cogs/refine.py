@@ -54,6 +54,7 @@ class Refine(commands.Cog):
     async def take_turn(self, message: discord.Message, session: Session) -> None:
         try:
             self.bot.service.sessions.check_may_refine(session, str(message.author.id))
+            await self.bot.service.policy.admit("refine", links.reply_origin(message))
         except NotAllowed as exc:
             await message.reply(exc.user_message, mention_author=False)
             return
@@ -114,6 +115,7 @@ class Refine(commands.Cog):
         if model is None and owner_only is None:
             raise NotAllowed("Pick a model or the owner-only setting to change.")
         if model is not None:
+            await self._allowed(interaction, model)
             session = await sessions.set_model(session, model)
             label = self.bot.service.catalog.get(session.model).label
             # Said in the thread for everyone: the next turn behaves differently.
@@ -133,6 +135,12 @@ class Refine(commands.Cog):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         return model_choices(self.bot.service.catalog, current)
+
+    async def _allowed(self, interaction: discord.Interaction[Any], model: str) -> None:
+        """The server's rules for refine threads, and its model allow-list."""
+        policy = self.bot.service.policy
+        rules = await policy.admit("refine", links.actor_origin(interaction))
+        policy.check_model(rules, model, "refine")
 
     async def _own_session(self, interaction: discord.Interaction[Any]) -> Session:
         """The thread's session, if the user may change it."""

@@ -74,7 +74,7 @@ async def result_payload(
     model = catalog.get(job.spec.model)
     embed.add_field(name="Model", value=model.label)
     embed.add_field(name="Size", value=_sizes(fitted, job))
-    if job.cost is not None:
+    if job.cost is not None and cost_shown(job) == "everyone":
         embed.add_field(name="Cost", value=f"${job.cost:.4f}")
     if files:
         embed.set_image(url=f"attachment://{files[0][0]}")
@@ -91,6 +91,13 @@ async def result_payload(
     if job.user_id:
         embed.add_field(name="Requested by", value=f"<@{job.user_id}>")
     return Payload(embeds=[embed], files=files, view=view, reencoded=reencoded)
+
+
+def cost_shown(job: Job) -> str:
+    """Who sees the cost on the result, as the server's rules said when the job was made: a
+    private result is the requester's alone, so "requester" shows it there."""
+    shown = job.origin.get("show_cost", "everyone")
+    return "everyone" if shown == "requester" and job.origin.get("private") else shown
 
 
 def error_payload(

@@ -11,6 +11,7 @@ import discord
 
 from bot.domain import Job
 from bot.errors import EaselError, NotAllowed, NotFound
+from bot.policy import way_of
 from cogs import links
 from cogs.replies import send_error, send_unexpected
 
@@ -27,6 +28,8 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=links.t
     who: ClassVar[str] = ANYONE  # who may press it
     refusal: ClassVar[str] = ""  # said to anyone else
     acknowledge: ClassVar[str | None] = None  # "ephemeral", "as_job", "update", or act answers
+    # The way in a press starts a job by, for the server's rules: "same" as the job's, "edit"…
+    starts: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         kwargs.setdefault("template", links.template(cls.action))
@@ -55,6 +58,7 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=links.t
             if job is None:
                 raise NotFound("I can't find that job any more.")
             self.check(interaction, job)
+            await self.admitted(interaction, job)
             await self.allowed(interaction, job)
             await self._acknowledge(interaction, job)
             await self.act(interaction, job)
@@ -70,6 +74,12 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=links.t
         if self.who == OWNER_OR_MOD and perms is not None and perms.manage_messages:
             return
         raise NotAllowed(self.refusal)
+
+    async def admitted(self, interaction: discord.Interaction[Any], job: Job) -> None:
+        """The server's rules, for a press that starts a job: refused ephemerally, at once."""
+        if self.starts is not None:
+            way = way_of(job.kind) if self.starts == "same" else self.starts
+            await interaction.client.service.policy.admit(way, links.actor_origin(interaction))
 
     async def allowed(self, interaction: discord.Interaction[Any], job: Job) -> None:
         """Rules that need the store; refused before anything is acknowledged."""

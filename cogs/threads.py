@@ -8,6 +8,7 @@ import asyncio
 import io
 import logging
 from collections import OrderedDict
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
@@ -90,6 +91,10 @@ class Threads(commands.Cog):
         parent: Session | None = None,
     ) -> discord.Thread:
         """A thread on ``message`` whose session starts from ``job`` (or branches ``parent``)."""
+        where = {"guild_id": str(message.guild.id) if message.guild else None}
+        default = await self.bot.service.policy.default_model(
+            "refine", {**where, "channel_id": str(message.channel.id)}
+        )
         try:
             thread = await message.create_thread(
                 name=thread_name(job.prompt), auto_archive_duration=1440
@@ -100,10 +105,9 @@ class Threads(commands.Cog):
             # Refine pressed twice: the thread is the message's own (same id); point at it.
             raise AlreadyThreaded(f"This result already has a thread: <#{message.id}>.") from exc
         # Messages in the new thread wait for its session (taken before any other await).
+        place = replace(place_of(thread, owner_id), model=default)
         async with self.lock(thread.id):
-            await self.sessions.open(
-                place_of(thread, owner_id), job, parent=parent, upto_job=job.id
-            )
+            await self.sessions.open(place, job, parent=parent, upto_job=job.id)
         await thread.send(WELCOME, allowed_mentions=discord.AllowedMentions.none())
         return thread
 

@@ -6,6 +6,7 @@ from bot.storage.engine import make_engine
 from bot.storage.files import ImageFiles
 from bot.storage.jobs import JobTables
 from bot.storage.paints import PaintLink, PaintLinks
+from bot.storage.rules import GuildRules
 from bot.storage.sessions import SessionTables
 from bot.storage.settings import ChannelSettings
 from bot.storage.sweeps import JobSweeps
@@ -15,6 +16,13 @@ __all__ = ["PaintLink", "Store", "make_engine"]
 
 
 class Store(
-    JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, WorkerLeases, PaintLinks
+    JobTables,
+    JobSweeps,
+    SessionTables,
+    ImageFiles,
+    ChannelSettings,
+    GuildRules,
+    WorkerLeases,
+    PaintLinks,
 ):
     """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

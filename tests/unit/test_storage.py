@@ -38,6 +38,7 @@ TABLES = {
     "turns",
     "turn_images",
     "channel_settings",
+    "guild_rules",
     "workers",
 }
 

@@ -1,0 +1,89 @@
+"""Running a stored job: claim it, call the router, keep the answer, and end the job in one
+state whatever happens. ``ImageService`` is a ``JobRunner``; the queue calls ``run``."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bot import failpoints
+from bot.domain import Job, JobKind, JobResult, RouterResult
+from bot.errors import EaselError, JobCancelled, JobTaken, StorageError, why_not_kept
+from bot.logs import job_context
+
+if TYPE_CHECKING:
+    from bot.calls import Calls
+    from bot.sessions import Conversations
+    from bot.storage import Store
+
+log = logging.getLogger("bot.service")
+
+
+class JobRunner:
+    """Runs queued jobs; the service provides the store, the calls and the conversations."""
+
+    store: Store
+    calls: Calls
+    sessions: Conversations
+    worker: str
+
+    async def run(self, job_id: int) -> JobResult:
+        """Run a queued job to the end; errors are recorded on the job and re-raised."""
+        with job_context(job_id):
+            job = await self._claim(job_id)
+            log.info("running %s with %s", job.kind, job.spec.model)
+            try:
+                called = await self.calls.call(job)
+            except EaselError as exc:
+                await self._fail(job, exc)
+                raise
+            try:
+                await failpoints.reach("answered")
+                return await self._finish(job, called.result, called.warnings)
+            except Exception as exc:
+                # Paid for but not kept (a full disk, the database gone): the job ends failed,
+                # never left running to be paid for again at the next start, and the user is told.
+                log.exception("could not store the answer")
+                failed = StorageError(
+                    f"The image was made but I couldn't keep it: {why_not_kept(exc)}"
+                )
+                await self._fail(job, failed)
+                raise failed from exc
+
+    async def _fail(self, job: Job, exc: EaselError) -> None:
+        log.info("failed: %s", exc.code)
+        await self.store.fail_job(
+            job.id,
+            error_code=exc.code,
+            error_message=exc.user_message,
+            result_text=getattr(exc, "model_text", None),
+        )
+        exc.job_id = job.id
+
+    async def _claim(self, job_id: int) -> Job:
+        job = await self.store.start_job(job_id, self.worker)
+        if job is None:
+            current = await self.store.get_job(job_id)
+            if current is not None and current.status.value == "cancelled":
+                raise JobCancelled()
+            raise JobTaken()
+        return job
+
+    async def _finish(self, job: Job, result: RouterResult, warnings: tuple[str, ...]) -> JobResult:
+        hashes = []
+        for image in result.images:
+            stored = await self.store.put_image(image.data, image.mime, image.width, image.height)
+            hashes.append(stored.sha256)
+        cost = result.usage.cost if result.usage else None
+        if job.kind is JobKind.REFINE and job.session_id is not None:
+            await self.sessions.record(job, result, hashes)
+        # Kept with the job, so a result posted after a restart still says them.
+        origin = {**job.origin, "warnings": list(warnings)} if warnings else None
+        done = await self.store.finish_job(
+            job.id, result_images=hashes, result_text=result.text, cost=cost, origin=origin
+        )
+        log.info("done, %d image(s), cost %s", len(hashes), cost)
+        await failpoints.reach("stored")
+        return JobResult(
+            job=done, images=result.images, text=result.text, cost=cost, warnings=warnings
+        )

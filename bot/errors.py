@@ -28,7 +28,9 @@ The tree::
     │   └── ImageMissing             a stored image file is gone or damaged
     ├── DeliveryError                Discord would not take the result (too large, no permission)
     ├── NotAllowed                   the user may not do that (not theirs, a permission missing)
-    │   └── QueueFull                too many of the user's jobs waiting already (retryable)
+    │   ├── QueueFull                too many of the user's jobs waiting already (retryable)
+    │   ├── OverBudget               a budget, quota or cooldown refuses the job (retryable)
+    │   └── NeedsConfirmation        the job costs more than CONFIRM_ABOVE_USD: ask first
     ├── JobTaken                     another worker already claimed the job (never shown)
     └── JobCancelled                 the user cancelled the job
 
@@ -226,6 +228,30 @@ class QueueFull(NotAllowed):
     code = "queue_full"
     retryable = True
     default_message = "You have too many images waiting. Wait for one to finish, then Retry."
+
+
+class OverBudget(NotAllowed):
+    """Refused before any router call; ``refusal`` (a ``bot.budgets.Refusal``) has the figures."""
+
+    code = "over_budget"
+    retryable = True
+    default_message = "This job would go over a budget. Press Retry when it resets."
+
+    def __init__(self, user_message: str | None = None, *, refusal: object = None) -> None:
+        super().__init__(user_message)
+        self.refusal = refusal
+
+
+class NeedsConfirmation(NotAllowed):
+    """The job's estimate is above ``CONFIRM_ABOVE_USD``; a Confirm button runs it."""
+
+    code = "confirm"
+    retryable = True
+    default_message = "This job costs more than usual. Press Confirm to run it."
+
+    def __init__(self, user_message: str | None = None, *, estimate: float = 0.0) -> None:
+        super().__init__(user_message)
+        self.estimate = estimate
 
 
 class JobTaken(EaselError):

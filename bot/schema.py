@@ -191,7 +191,7 @@ spend = sa.Table(
     sa.Column("amount", sa.Float, nullable=False),  # what counts: the hold, then the cost
     sa.Column("state", sa.String(10), nullable=False),  # held | settled | released | refused
     sa.Column("estimated", sa.Boolean, nullable=False),  # the router reported no cost
-    sa.Column("outcome", sa.String(16)),  # done | failed | cancelled | a refusal's limit
+    sa.Column("outcome", sa.String(32)),  # done | failed | cancelled | a refusal's limit
     sa.Column("seconds", sa.Float),  # from start to answer, for the stats
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("settled_at", UtcDateTime),

@@ -33,6 +33,7 @@ from bot.logs import job_context
 from bot.records import JobRecords
 from bot.router import RouterClient
 from bot.sessions import Conversations
+from bot.spending import Spending
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class ImageService:
         *,
         worker: str | None = None,
         refine_model: str = DEFAULT_REFINE_MODEL,
+        spending: Spending | None = None,
     ) -> None:
         self.router = router
         self.store = store
@@ -66,7 +68,8 @@ class ImageService:
             max_pixels=self.limits.max_input_pixels,
         )
         self.calls = Calls(router, store, catalog, self.sessions)
-        self.records = JobRecords(store, self.limits)
+        self.spending = spending or Spending(store, catalog)
+        self.records = JobRecords(store, self.limits, self.spending)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -92,6 +95,12 @@ class ImageService:
                 limits,
                 worker=settings.worker_id,
                 refine_model=settings.refine_model,
+                spending=Spending(
+                    store,
+                    catalog,
+                    bot_usd_per_day=settings.budget_usd_per_day,
+                    confirm_above=settings.confirm_above_usd,
+                ),
             )
 
     # -- submitting -------------------------------------------------------------------------
@@ -139,15 +148,19 @@ class ImageService:
         user_id: str | None = None,
         origin: dict[str, Any] | None = None,
         n: int | None = None,
+        confirmed: bool = False,
     ) -> Job:
-        """A new job with the same prompt, parameters and inputs as ``job`` (``n`` images)."""
+        """A new job with the same prompt, parameters and inputs as ``job`` (``n`` images);
+        ``confirmed``: the user saw its estimate and pressed Confirm."""
         check_may_use(job, user_id, origin)
         spec = replace(job.spec, n=n) if n else job.spec
         origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
         request = self._like(job, job.prompt, spec, user_id or job.user_id, origin)
         async with self.records.kept_on_failure(request):
             pass  # only the queue's room to check: the request was checked when first made
-        return await self.records.store(request, job.input_images, job.mask_image, retry_of=job.id)
+        return await self.records.store(
+            request, job.input_images, job.mask_image, confirmed=confirmed, retry_of=job.id
+        )
 
     async def submit_variant(
         self, job: Job, prompt: str, spec: ImageSpec, *, user_id: str | None, origin: dict[str, Any]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.storage.budgets import BudgetTables
 from bot.storage.engine import make_engine
 from bot.storage.files import ImageFiles
 from bot.storage.jobs import JobTables
@@ -13,5 +14,13 @@ from bot.storage.workers import WorkerLeases
 __all__ = ["Store", "make_engine"]
 
 
-class Store(JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, WorkerLeases):
+class Store(
+    JobTables,
+    JobSweeps,
+    SessionTables,
+    ImageFiles,
+    ChannelSettings,
+    WorkerLeases,
+    BudgetTables,
+):
     """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

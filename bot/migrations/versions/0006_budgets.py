@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("amount", sa.Float(), nullable=False),
         sa.Column("state", sa.String(10), nullable=False),
         sa.Column("estimated", sa.Boolean(), nullable=False),
-        sa.Column("outcome", sa.String(16)),
+        sa.Column("outcome", sa.String(32)),
         sa.Column("seconds", sa.Float()),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("settled_at", sa.DateTime(timezone=True)),

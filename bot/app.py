@@ -31,11 +31,15 @@ EXTENSIONS = (
     "cogs.delivery",
     "cogs.replies",
     "cogs.buttons",
+    "cogs.confirm",
     "cogs.imagine",
     "cogs.edit",
     "cogs.threads",
     "cogs.refine",
     "cogs.messages",
+    "cogs.budgets",
+    "cogs.usage",
+    "cogs.spendlog",
 )
 
 

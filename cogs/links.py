@@ -52,6 +52,13 @@ def job_id_of(message: discord.Message, bot_id: int | None) -> int | None:
     return None
 
 
+def role_ids(user: discord.abc.User) -> list[str]:
+    """The member's role ids without @everyone (none outside a server); budgets and access rules
+    read them from the origin as ``role_ids``."""
+    roles = getattr(user, "roles", None) or ()
+    return [str(role.id) for role in roles if not role.is_default()]
+
+
 def interaction_origin(
     interaction: discord.Interaction[Any], *, private: bool = False, **extra: Any
 ) -> dict[str, Any]:
@@ -60,6 +67,7 @@ def interaction_origin(
         "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
         "channel_id": str(interaction.channel_id) if interaction.channel_id else None,
         "user_id": str(interaction.user.id),
+        "role_ids": role_ids(interaction.user),
         "private": private,
         "upload_limit": interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT,
         "interaction": {
@@ -78,6 +86,7 @@ def reply_origin(message: discord.Message, **extra: Any) -> dict[str, Any]:
         "guild_id": str(guild.id) if guild else None,
         "channel_id": str(message.channel.id),
         "user_id": str(message.author.id),
+        "role_ids": role_ids(message.author),
         "private": False,
         "upload_limit": guild.filesize_limit if guild else DEFAULT_UPLOAD_LIMIT,
         "reply_to": str(message.id),

@@ -13,8 +13,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import EaselError, NotAllowed
-from cogs import render
+from bot.errors import EaselError, NeedsConfirmation, NotAllowed
+from cogs import links, render
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,27 @@ async def error_kwargs(
     or an edit of any message (a progress reply, a deferred response)."""
     job = await client.service.store.get_job(error.job_id) if error.job_id else None
     view = client.delivery.view_for(job, ok=False) if job is not None else None
+    if job is not None and isinstance(error, NeedsConfirmation):
+        view = confirm_view(job.id)
     payload = render.error_payload(job, error, prompt=prompt, view=view)
     kwargs: dict[str, Any] = {"embeds": payload.embeds}
     if view is not None:
         kwargs["view"] = view
     return kwargs
+
+
+def confirm_view(job_id: int) -> discord.ui.View:
+    """Confirm runs the kept job (``cogs.confirm.ConfirmButton`` answers the id)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Button(
+            label="Confirm",
+            emoji="💸",
+            style=discord.ButtonStyle.success,
+            custom_id=links.custom_id("confirm", job_id),
+        )
+    )
+    return view
 
 
 async def send_unexpected(interaction: discord.Interaction[Any], error: BaseException) -> None:

@@ -18,6 +18,8 @@ from cogs import links, render
 
 log = logging.getLogger(__name__)
 
+# Discord's own names where the API's differ.
+UI_NAMES = {"manage_guild": "Manage Server", "manage_messages": "Manage Messages"}
 UNEXPECTED = "Something went wrong on our side. Try again in a moment."
 
 
@@ -116,7 +118,9 @@ async def command_error(
     if isinstance(cause, EaselError):
         await send_error(interaction, cause)
     elif isinstance(error, app_commands.MissingPermissions):
-        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        needed = ", ".join(
+            UI_NAMES.get(p, p.replace("_", " ").title()) for p in error.missing_permissions
+        )
         await send_error(interaction, NotAllowed(f"You need the {needed} permission for that."))
     elif isinstance(error, app_commands.CheckFailure):
         await send_error(interaction, NotAllowed("You can't use that command here."))

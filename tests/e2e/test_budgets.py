@@ -11,6 +11,7 @@ import pytest
 from bot.budgets import money, period_end
 from bot.domain import JobStatus
 from tests.e2e.conftest import outcome
+from tests.e2e.test_edit import answer_to, edits_to, png
 from tests.e2e.test_imagine import button
 from tests.fakes.router import Fault
 
@@ -111,7 +112,8 @@ async def test_the_period_resets_with_time_injected(easel, world, router):
     midnight = datetime(2026, 12, 3, tzinfo=UTC)
     assert f"<t:{int(midnight.timestamp())}:R>" in refused_text(refused)
     now[0] = midnight + timedelta(minutes=1)
-    assert (await imagine(fake, alice, channel, "a new day")).attachments
+    retried = await outcome(fake, await fake.click(alice, refused, button(refused, "retry")))
+    assert retried.attachments and "still today" in retried.embeds[0]["description"]
 
 
 async def test_a_role_allowance_a_member_default_and_the_server_cap(easel, world, router):
@@ -214,3 +216,39 @@ async def test_every_job_is_posted_in_the_log_channel(easel, world, router):
     assert money(job.cost) in posted.content and job.spec.model in posted.content
     assert f"/{channel.id}/{result.id}" in posted.content
     assert not posted.mention_ids  # nobody is pinged
+
+
+async def test_a_reply_edit_over_budget_is_refused_in_the_reply_with_retry(easel, world, router):
+    fake, _guild, channel, alice, _bob = world
+    await as_owner(fake, channel, "easel-budget set", {"amount": 0.01, "per": "month"})
+    post = await fake.post_message(alice, channel, "my cat", attachments=[("cat.png", png())])
+    mine = await fake.post_message(alice, channel, "make it blue", reply_to=post, mention_bot=True)
+    answer = await answer_to(fake, mine)
+    assert not answer.attachments and not edits_to(router)
+    shown = refused_text(answer)
+    assert "the server's monthly budget of $0.010" in shown and "make it blue" in shown
+    assert button(answer, "retry")
+
+
+async def test_show_lists_the_limits_and_clear_removes_them(easel, world):
+    fake, guild, channel, alice, _bob = world
+    logs = fake.create_channel(guild, "easel-log")
+    await as_owner(fake, channel, "easel-budget set", {"amount": 2, "per": "week", "user": alice})
+    await as_owner(fake, channel, "easel-budget quota", {"images": 20, "per": "day"})
+    await as_owner(fake, channel, "easel-budget log", {"channel": logs})
+    shown = await as_owner(fake, channel, "easel-budget show")
+    assert f"<@{alice.id}>: $2.000 weekly" in shown and "the server: 20 images daily" in shown
+    assert f"Log channel: <#{logs.id}>" in shown
+    hers = await as_owner(fake, channel, "easel-budget show", {"user": alice})
+    assert "$2.000 left of your $2.000" in hers
+    cleared = await as_owner(fake, channel, "easel-budget clear", {"user": alice})
+    assert "Cleared 1 limit" in cleared
+    assert f"<@{alice.id}>" not in await as_owner(fake, channel, "easel-budget show")
+
+
+async def test_budget_commands_need_manage_server(easel, world):
+    fake, _guild, channel, alice, _bob = world
+    handle = await fake.slash(alice, channel, "easel-budget set", {"amount": 5, "per": "day"})
+    answer = await handle.original(10)
+    assert "Manage Server" in str(answer.embeds)
+    assert not await easel.store.budget_limits(str(_guild.id))

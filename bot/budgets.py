@@ -164,7 +164,7 @@ class Refusal:
         when = timestamp(self.resets)
         if self.kind == "cooldown":
             return (
-                f"Slow down a little: {whose} cooldown is {self.limit:g} s between jobs. "
+                f"Slow down a little: the cooldown is {self.limit:g} s between jobs. "
                 f"You can start the next one {when}; your prompt is kept, press Retry then."
             )
         if self.kind == "images":

@@ -36,7 +36,8 @@ class JobRecords:
         plan: Plan | None = None
         try:
             if self.spending is not None:
-                plan = await self.spending.plan(request, len(inputs), confirmed=confirmed)
+                plan = await self.spending.plan(request, len(inputs))
+                await self.spending.ask_first(plan, request, confirmed=confirmed)
             hold = plan.place if plan is not None else None
             return await self._create(request, inputs, mask, lineage, hold)
         except (OverBudget, NeedsConfirmation) as exc:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.budgets import Limit, Member, Rules, check, money, needs_totals, rules_of
+from bot.budgets import Limit, Member, Rules, Totals, check, money, needs_totals, rules_of
 from bot.catalog import Catalog
 from bot.domain import ImageSpec
 from bot.errors import NeedsConfirmation, OverBudget
@@ -52,20 +52,22 @@ class Plan:
         """Check and hold, as one step; raising OverBudget stores nothing."""
         await lock_ledger(conn)
         if needs_totals(self.rules, self.bot_usd_per_day):
-            now = self.hold.created_at
-            totals = await ledger_totals(conn, self.member, now)
-            refusal = check(
-                self.rules,
-                self.member,
-                totals,
-                cost=self.hold.estimate,
-                images=self.hold.images,
-                now=now,
-                bot_usd_per_day=self.bot_usd_per_day,
-            )
-            if refusal is not None:
-                raise OverBudget(refusal.message(), refusal=refusal)
+            self.refuse_over(await ledger_totals(conn, self.member, self.hold.created_at))
         await insert_hold(conn, job_id, self.hold)
+
+    def refuse_over(self, totals: Totals) -> None:
+        """Raise ``OverBudget`` with the figures if this hold would break a limit."""
+        refusal = check(
+            self.rules,
+            self.member,
+            totals,
+            cost=self.hold.estimate,
+            images=self.hold.images,
+            now=self.hold.created_at,
+            bot_usd_per_day=self.bot_usd_per_day,
+        )
+        if refusal is not None:
+            raise OverBudget(refusal.message(), refusal=refusal)
 
 
 class Spending:
@@ -118,16 +120,9 @@ class Spending:
             return measured
         return list_price(self.catalog.get(spec.model), spec, inputs)
 
-    async def plan(self, request: Request, inputs: int, *, confirmed: bool = False) -> Plan:
-        """The hold for ``request``; above the threshold, ask first (``NeedsConfirmation``)."""
+    async def plan(self, request: Request, inputs: int) -> Plan:
+        """The hold ``request`` would place: its estimate, its member and their server's rules."""
         estimate = await self.estimate(request.spec, inputs)
-        from_discord = bool(request.origin.get("channel_id"))
-        if from_discord and not confirmed and 0 < self.confirm_above < estimate:
-            raise NeedsConfirmation(
-                f"This job would cost about {money(estimate)}, more than "
-                f"{money(self.confirm_above)}. Press Confirm to run it.",
-                estimate=estimate,
-            )
         member = member_of(request.user_id, request.origin)
         hold = Hold(
             guild_id=member.guild_id,
@@ -139,6 +134,23 @@ class Spending:
             created_at=self.clock(),
         )
         return Plan(hold, member, await self.rules(member.guild_id), self.bot_usd_per_day)
+
+    async def ask_first(self, plan: Plan, request: Request, *, confirmed: bool) -> None:
+        """Above the threshold, a job from Discord waits for Confirm (``NeedsConfirmation``);
+        one the budgets would refuse anyway is refused now, not after the press."""
+        estimate = plan.hold.estimate
+        if confirmed or not request.origin.get("channel_id"):
+            return
+        if not 0 < self.confirm_above < estimate:
+            return
+        if needs_totals(plan.rules, plan.bot_usd_per_day):
+            totals = await self.store.spend_totals(plan.member, plan.hold.created_at)
+            plan.refuse_over(totals)
+        raise NeedsConfirmation(
+            f"This job would cost about {money(estimate)}, more than "
+            f"{money(self.confirm_above)}. Press Confirm to run it.",
+            estimate=estimate,
+        )
 
     async def refused(self, job_id: int, plan: Plan, error: OverBudget) -> None:
         """Count the refusal in the ledger (at no cost), for the stats."""

@@ -136,9 +136,10 @@ class Budgets(commands.GroupCog, group_name="easel-budget", group_description="S
     ) -> None:
         scope, target, who = scope_of(user, role, each_member)
         kinds = WHAT.get(what, WHAT_ALL)
-        cleared = await self.bot.service.spending.clear_limits(
-            str(interaction.guild_id), scope, target, kinds
-        )
+        spending, guild = self.bot.service.spending, str(interaction.guild_id)
+        cleared = await spending.clear_limits(guild, scope, target, kinds)
+        if scope == "server" and "cooldown" in kinds:  # the server's cooldown is every member's
+            cleared += await spending.clear_limits(guild, "member", "", ("cooldown",))
         text = f"Cleared {cleared} limit(s) of {who}." if cleared else f"{who} had no such limit."
         await interaction.response.send_message(text, ephemeral=True)
 

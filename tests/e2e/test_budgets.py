@@ -252,3 +252,14 @@ async def test_budget_commands_need_manage_server(easel, world):
     answer = await handle.original(10)
     assert "Manage Server" in str(answer.embeds)
     assert not await easel.store.budget_limits(str(_guild.id))
+
+
+async def test_limits_and_spend_hold_across_a_restart(easel, world, router):
+    fake, _guild, channel, alice, _bob = world
+    await as_owner(fake, channel, "easel-budget set", {"amount": 0.05, "per": "day", "user": alice})
+    assert (await imagine(fake, alice, channel, "before")).attachments
+    await easel.idle()
+    await easel.restart()
+    await fake.wait_for_commands(["imagine"])
+    refused = await imagine(fake, alice, channel, "after")
+    assert "your daily budget of $0.050" in refused_text(refused)

@@ -193,3 +193,12 @@ async def test_two_processes_bursting_at_once_never_overspend(store_url, store, 
     assert held == 3
     rows = await store.spend_rows(server, datetime(2000, 1, 1, tzinfo=UTC))
     assert sum(r.amount for r in rows if r.state == "held") <= budget
+
+
+async def test_a_job_the_budget_refuses_anyway_is_refused_before_confirming(store):
+    server = guild()
+    await store.set_limit(server, Limit("server", "", "usd", "month", 0.5))
+    with pytest.raises(OverBudget) as refused:
+        await records_for(store, confirm_above=0.5).store(request(server, quality="high", n=4))
+    assert "the server's monthly budget of $0.500" in refused.value.user_message
+    assert (await store.spend_of(refused.value.job_id)).state == "refused"

@@ -180,12 +180,15 @@ async def test_usage_and_stats_agree_with_the_stored_costs(easel, world, router)
         sum(await costs_of(easel, alice)),
         sum(j.cost for j in await easel.store.jobs_with_status(JobStatus.DONE)),
     )
+    await as_owner(fake, channel, "easel-budget set", {"amount": 0.01, "per": "day", "user": bob})
+    assert not (await imagine(fake, bob, channel, "refused")).attachments
     handle = await fake.slash(alice, channel, "easel-usage", {})
     usage = (await handle.original(10)).content
     assert f"{money(mine)} spent" in usage and f"{money(1 - mine)} left of your $1.00" in usage
     handle = await fake.slash(fake.world.owner, channel, "easel-stats", {"period": "month"})
     stats = await handle.original(10)
-    assert f"{money(total)} spent on 3 jobs" in stats.content
+    assert f"{money(total)} spent on 3 jobs (3 done, 0 failed" in stats.content
+    assert "1 refused by a limit" in stats.content
     assert f"<@{alice.id}> {money(mine)}" in stats.content
     files = {a.filename: a.data for a in stats.attachments}
     assert files["easel-spend.png"].startswith(b"\x89PNG")

@@ -52,16 +52,15 @@ async def error_kwargs(
 
 
 def confirm_view(job_id: int) -> discord.ui.View:
-    """Confirm runs the kept job (``cogs.confirm.ConfirmButton`` answers the id)."""
+    """Confirm runs the kept job (``cogs.confirm.ConfirmButton`` answers the id); Retry, as on
+    every error, names the message's job."""
     view = discord.ui.View(timeout=None)
-    view.add_item(
-        discord.ui.Button(
-            label="Confirm",
-            emoji="💸",
-            style=discord.ButtonStyle.success,
-            custom_id=links.custom_id("confirm", job_id),
-        )
-    )
+    for action, label, emoji, style in (
+        ("confirm", "Confirm", "💸", discord.ButtonStyle.success),
+        (links.JOB_ACTION, "Retry", "🔁", discord.ButtonStyle.secondary),
+    ):
+        custom_id = links.custom_id(action, job_id)
+        view.add_item(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=custom_id))
     return view
 
 

@@ -162,6 +162,7 @@ async def test_a_costly_job_asks_for_confirmation_first(easel, world, router):
     assert not asked.attachments and not generations(router)
     assert "would cost about $0.668, more than $0.500" in refused_text(asked)
     confirm = button(asked, "confirm")
+    assert button(asked, "retry")  # like every error, it names its job
     handle = await fake.click(alice, asked, confirm)
     message = await outcome(fake, handle)
     assert len(message.attachments) == 4 and len(generations(router)) == 1

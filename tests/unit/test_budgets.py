@@ -202,3 +202,13 @@ async def test_a_job_the_budget_refuses_anyway_is_refused_before_confirming(stor
         await records_for(store, confirm_above=0.5).store(request(server, quality="high", n=4))
     assert "the server's monthly budget of $0.500" in refused.value.user_message
     assert (await store.spend_of(refused.value.job_id)).state == "refused"
+
+
+def test_the_spend_settings_are_checked():
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    settings = load_settings(_env_file=None, budget_usd_per_day="12.5")
+    assert (settings.budget_usd_per_day, settings.confirm_above_usd) == (12.5, 0.5)
+    with pytest.raises(ConfigError, match="BUDGET_USD_PER_DAY"):
+        load_settings(_env_file=None, budget_usd_per_day="-1")

@@ -12,7 +12,8 @@ from bot.budgets import money, period_end
 from bot.domain import JobStatus
 from tests.e2e.conftest import outcome
 from tests.e2e.test_edit import answer_to, edits_to, png
-from tests.e2e.test_imagine import button
+from tests.e2e.test_imagine import GEMINI, button
+from tests.e2e.test_refine import chat_bodies, say, start_thread
 from tests.fakes.router import Fault
 
 pytestmark = pytest.mark.timeout(120)
@@ -267,3 +268,20 @@ async def test_limits_and_spend_hold_across_a_restart(easel, world, router):
     await fake.wait_for_commands(["imagine"])
     refused = await imagine(fake, alice, channel, "after")
     assert "your daily budget of $0.050" in refused_text(refused)
+
+
+async def test_a_thread_turn_is_held_to_the_role_budget_too(easel, world, router):
+    fake, guild, channel, _alice, _bob = world
+    artists = fake.create_role(guild, "artists")
+    carol = fake.create_user("carol", guild=guild, roles=(artists,))
+    await as_owner(
+        fake, channel, "easel-budget set", {"amount": 0.2, "per": "day", "role": artists}
+    )
+    _result, thread = await start_thread(fake, channel, carol, model=GEMINI)
+    await easel.idle()
+    asked = len(chat_bodies(router))
+    refused = await say(fake, thread, carol, "make it snowy")
+    assert not refused.attachments and len(chat_bodies(router)) == asked
+    shown = refused_text(refused)
+    assert f"your role's (<@&{artists.id}>) daily budget of $0.200" in shown
+    assert "make it snowy" in shown and button(refused, "retry")

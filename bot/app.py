@@ -32,12 +32,16 @@ EXTENSIONS = (
     "cogs.delivery",
     "cogs.replies",
     "cogs.buttons",
+    "cogs.confirm",
     "cogs.imagine",
     "cogs.edit",
     "cogs.settings",
     "cogs.threads",
     "cogs.refine",
     "cogs.messages",
+    "cogs.budgets",
+    "cogs.usage",
+    "cogs.spendlog",
 )
 
 

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
     max_queued_per_user: int = Field(5, ge=1, le=1000)
+    # Spend: a cap on the whole bot's router spend per UTC day, and the estimate above which a
+    # user confirms a job with a button (0: never ask).
+    budget_usd_per_day: float | None = Field(None, ge=0, le=1_000_000)
+    confirm_above_usd: float = Field(0.50, ge=0, le=1_000_000)
     health_port: int | None = Field(None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
     # The paint page (bot.web): where users' browsers reach Easel's web server, its port and key.

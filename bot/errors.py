@@ -30,7 +30,9 @@ The tree::
     ├── NotAllowed                   the user may not do that (not theirs, a permission missing)
     │   ├── QueueFull                too many of the user's jobs waiting already (retryable)
     │   ├── AccessDenied             the server's rules close this channel or way in to the user
-    │   └── OverLimit                a model, count or resolution the server's rules don't allow
+    │   ├── OverLimit                a model, count or resolution the server's rules don't allow
+    │   ├── OverBudget               a budget, quota or cooldown refuses the job (retryable)
+    │   └── NeedsConfirmation        the job costs more than CONFIRM_ABOVE_USD: ask first
     ├── JobTaken                     another worker already claimed the job (never shown)
     └── JobCancelled                 the user cancelled the job
 
@@ -238,6 +240,30 @@ class AccessDenied(NotAllowed):
 class OverLimit(NotAllowed):
     code = "over_limit"
     default_message = "The server's rules don't allow that request. Change it with Remix."
+
+
+class OverBudget(NotAllowed):
+    """Refused before any router call; ``refusal`` (a ``bot.budgets.Refusal``) has the figures."""
+
+    code = "over_budget"
+    retryable = True
+    default_message = "This job would go over a budget. Press Retry when it resets."
+
+    def __init__(self, user_message: str | None = None, *, refusal: object = None) -> None:
+        super().__init__(user_message)
+        self.refusal = refusal
+
+
+class NeedsConfirmation(NotAllowed):
+    """The job's estimate is above ``CONFIRM_ABOVE_USD``; a Confirm button runs it."""
+
+    code = "confirm"
+    retryable = True
+    default_message = "This job costs more than usual. Press Confirm to run it."
+
+    def __init__(self, user_message: str | None = None, *, estimate: float = 0.0) -> None:
+        super().__init__(user_message)
+        self.estimate = estimate
 
 
 class JobTaken(EaselError):

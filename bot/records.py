@@ -7,26 +7,54 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 from bot.domain import Job
-from bot.errors import EaselError, QueueFull
+from bot.errors import EaselError, NeedsConfirmation, OverBudget, QueueFull
 from bot.inputs import Limits, Request
+from bot.spending import Plan, Spending
 from bot.storage import Store
+from bot.storage.jobs import PlaceHold
 
 
 class JobRecords:
-    """Stores requests as jobs, within one user's cap of waiting jobs."""
+    """Stores requests as jobs, within one user's cap of waiting jobs and their budgets."""
 
-    def __init__(self, store: Store, limits: Limits) -> None:
+    def __init__(self, store: Store, limits: Limits, spending: Spending | None = None) -> None:
         self._store = store
         self.limits = limits
+        self.spending = spending
 
     async def store(
         self,
         request: Request,
         inputs: Sequence[str] = (),
         mask: str | None = None,
+        *,
+        confirmed: bool = False,
         **lineage: int,
     ) -> Job:
-        """The one place a request becomes a stored job."""
+        """The one place a request becomes a stored job, holding its estimated cost; a job the
+        budgets refuse (or that needs confirming first) is kept, failed, for Retry."""
+        plan: Plan | None = None
+        try:
+            if self.spending is not None:
+                plan = await self.spending.plan(request, len(inputs))
+                await self.spending.ask_first(plan, request, confirmed=confirmed)
+            hold = plan.place if plan is not None else None
+            return await self._create(request, inputs, mask, lineage, hold)
+        except (OverBudget, NeedsConfirmation) as exc:
+            job = await self._create(request, inputs, mask, lineage, None)
+            await self._refused(job, exc)
+            if plan is not None and self.spending is not None and isinstance(exc, OverBudget):
+                await self.spending.refused(job.id, plan, exc)
+            raise
+
+    async def _create(
+        self,
+        request: Request,
+        inputs: Sequence[str],
+        mask: str | None,
+        lineage: dict[str, int],
+        hold: PlaceHold | None,
+    ) -> Job:
         return await self._store.create_job(
             kind=request.kind,
             prompt=request.prompt,
@@ -37,7 +65,14 @@ class JobRecords:
             mask_image=mask,
             parent_job_id=request.parent_job_id,
             session_id=request.session_id,
+            hold=hold,
         )
+
+    async def _refused(self, job: Job, exc: EaselError) -> None:
+        await self._store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message)
+        # The front end answers this one itself: nothing is to post it after a restart.
+        await self._store.set_delivery(job.id, {"state": "answered"})
+        exc.job_id = job.id
 
     @contextlib.asynccontextmanager
     async def kept_on_failure(self, request: Request) -> AsyncIterator[None]:
@@ -52,9 +87,5 @@ class JobRecords:
                 )
             yield
         except EaselError as exc:
-            job = await self.store(request)
-            await self._store.fail_job(job.id, error_code=exc.code, error_message=exc.user_message)
-            # The front end answers this one itself: nothing is to post it after a restart.
-            await self._store.set_delivery(job.id, {"state": "answered"})
-            exc.job_id = job.id
+            await self._refused(await self._create(request, (), None, {}, None), exc)
             raise

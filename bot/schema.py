@@ -201,3 +201,53 @@ guild_rules = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Owner limits per server (bot/budgets.py): money (usd), images, or a cooldown in seconds, for
+# the server as a whole (scope "server"), each member by default ("member"), a role or a user.
+budgets = sa.Table(
+    "budgets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("guild_id", Snowflake, nullable=False, index=True),
+    sa.Column("scope", sa.String(8), nullable=False),  # server | member | role | user
+    sa.Column("target_id", Snowflake, nullable=False),  # the role or user id; "" otherwise
+    sa.Column("kind", sa.String(8), nullable=False),  # usd | images | cooldown
+    sa.Column("period", sa.String(8), nullable=False),  # day | week | month ("" for cooldown)
+    sa.Column("amount", sa.Float, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("guild_id", "scope", "target_id", "kind", "period"),
+)
+
+# The ledger: one row per job that asked for money. A hold at submit, settled to the router's
+# cost when it answers, released when it fails or is cancelled; refusals are kept for the stats.
+# No foreign key to jobs: retention may delete a job, the money it spent stays counted.
+spend = sa.Table(
+    "spend",
+    metadata,
+    sa.Column("job_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("guild_id", Snowflake),
+    sa.Column("user_id", Snowflake),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("shape", sa.String(64), nullable=False),  # size|quality|resolution|n, for medians
+    sa.Column("images", sa.Integer, nullable=False),
+    sa.Column("estimate", sa.Float, nullable=False),
+    sa.Column("amount", sa.Float, nullable=False),  # what counts: the hold, then the cost
+    sa.Column("state", sa.String(10), nullable=False),  # held | settled | released | refused
+    sa.Column("estimated", sa.Boolean, nullable=False),  # the router reported no cost
+    sa.Column("outcome", sa.String(32)),  # done | failed | cancelled | a refusal's limit
+    sa.Column("seconds", sa.Float),  # from start to answer, for the stats
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("settled_at", UtcDateTime),
+    sa.Index("ix_spend_created_at", "created_at"),
+    sa.Index("ix_spend_guild_id_created_at", "guild_id", "created_at"),
+    sa.Index("ix_spend_model_shape", "model", "shape"),
+)
+
+# Where every job of a server is logged (who, prompt, model, cost, link); one row per server.
+spend_logs = sa.Table(
+    "spend_logs",
+    metadata,
+    sa.Column("guild_id", Snowflake, primary_key=True),
+    sa.Column("channel_id", Snowflake, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

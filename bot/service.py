@@ -38,6 +38,7 @@ from bot.router import RouterClient
 from bot.rules import Rules
 from bot.running import JobRunner
 from bot.sessions import Conversations
+from bot.spending import Spending
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class ImageService(JobRunner):
         worker: str | None = None,
         refine_model: str = DEFAULT_REFINE_MODEL,
         rules_ttl: float = DEFAULT_TTL,
+        spending: Spending | None = None,
     ) -> None:
         self.router = router
         self.store = store
@@ -74,6 +76,8 @@ class ImageService(JobRunner):
         self.calls = Calls(router, store, catalog, self.sessions)
         self.records = JobRecords(store, self.limits)
         self.policy = Policy(store, catalog, ttl=rules_ttl)
+        self.spending = spending or Spending(store, catalog)
+        self.records = JobRecords(store, self.limits, self.spending)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -100,6 +104,12 @@ class ImageService(JobRunner):
                 worker=settings.worker_id,
                 refine_model=settings.refine_model,
                 rules_ttl=settings.rules_cache_seconds,
+                spending=Spending(
+                    store,
+                    catalog,
+                    bot_usd_per_day=settings.budget_usd_per_day,
+                    confirm_above=settings.confirm_above_usd,
+                ),
             )
 
     # -- submitting -------------------------------------------------------------------------
@@ -152,8 +162,10 @@ class ImageService(JobRunner):
         origin: dict[str, Any] | None = None,
         n: int | None = None,
         sees: SeesChannel | None = None,
+        confirmed: bool = False,
     ) -> Job:
-        """A new job with the same prompt, parameters and inputs as ``job`` (``n`` images)."""
+        """A new job with the same prompt, parameters and inputs as ``job`` (``n`` images);
+        ``confirmed``: the user saw its estimate and pressed Confirm."""
         check_may_use(job, user_id, origin, sees)
         spec = replace(job.spec, n=n) if n else job.spec
         origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
@@ -162,7 +174,9 @@ class ImageService(JobRunner):
         async with self.records.kept_on_failure(request):
             # The request was checked when first made; the rules may have changed since.
             self.policy.check(rules, request.spec, request.origin)
-        return await self.records.store(request, job.input_images, job.mask_image, retry_of=job.id)
+        return await self.records.store(
+            request, job.input_images, job.mask_image, confirmed=confirmed, retry_of=job.id
+        )
 
     async def submit_variant(
         self,

@@ -13,11 +13,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import EaselError, NotAllowed
-from cogs import render
+from bot.errors import EaselError, NeedsConfirmation, NotAllowed
+from cogs import links, render
 
 log = logging.getLogger(__name__)
 
+# Discord's own names where the API's differ.
+UI_NAMES = {"manage_guild": "Manage Server", "manage_messages": "Manage Messages"}
 UNEXPECTED = "Something went wrong on our side. Try again in a moment."
 
 
@@ -40,11 +42,26 @@ async def error_kwargs(
     or an edit of any message (a progress reply, a deferred response)."""
     job = await client.service.store.get_job(error.job_id) if error.job_id else None
     view = client.delivery.view_for(job, ok=False) if job is not None else None
+    if job is not None and isinstance(error, NeedsConfirmation):
+        view = confirm_view(job.id)
     payload = render.error_payload(job, error, prompt=prompt, view=view)
     kwargs: dict[str, Any] = {"embeds": payload.embeds}
     if view is not None:
         kwargs["view"] = view
     return kwargs
+
+
+def confirm_view(job_id: int) -> discord.ui.View:
+    """Confirm runs the kept job (``cogs.confirm.ConfirmButton`` answers the id); Retry, as on
+    every error, names the message's job."""
+    view = discord.ui.View(timeout=None)
+    for action, label, emoji, style in (
+        ("confirm", "Confirm", "💸", discord.ButtonStyle.success),
+        (links.JOB_ACTION, "Retry", "🔁", discord.ButtonStyle.secondary),
+    ):
+        custom_id = links.custom_id(action, job_id)
+        view.add_item(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=custom_id))
+    return view
 
 
 async def send_unexpected(interaction: discord.Interaction[Any], error: BaseException) -> None:
@@ -100,7 +117,9 @@ async def command_error(
     if isinstance(cause, EaselError):
         await send_error(interaction, cause)
     elif isinstance(error, app_commands.MissingPermissions):
-        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        needed = ", ".join(
+            UI_NAMES.get(p, p.replace("_", " ").title()) for p in error.missing_permissions
+        )
         await send_error(interaction, NotAllowed(f"You need the {needed} permission for that."))
     elif isinstance(error, app_commands.CheckFailure):
         await send_error(interaction, NotAllowed("You can't use that command here."))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.storage.budgets import BudgetTables
 from bot.storage.engine import make_engine
 from bot.storage.files import ImageFiles
 from bot.storage.jobs import JobTables
@@ -24,5 +25,6 @@ class Store(
     GuildRules,
     WorkerLeases,
     PaintLinks,
+    BudgetTables,
 ):
     """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

@@ -6,7 +6,7 @@ which process won.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from bot.domain import Job, JobKind, JobStatus
 from bot.errors import NotFound
 from bot.schema import job_images, jobs
 from bot.storage.base import StoreBase, _insert_id, _now, log
+from bot.storage.budgets import close_hold
 from bot.storage.files import _check_images
 from bot.storage.rows import _get_job, _select_jobs
 
@@ -24,6 +25,9 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 UNDELIVERED = ("due", "posting", "retrying")
 # A finished job keeps the state of a delivery claimed early (a mask draft); else it is due.
 _DUE = sa.case((jobs.c.delivery.is_(None), "due"), else_=jobs.c.delivery_state)
+# Places a job's budget hold in the transaction that stores the job (bot.spending); raising
+# refuses the job, and nothing of it is stored.
+PlaceHold = Callable[[AsyncConnection, int], Awaitable[None]]
 
 
 class JobTables(StoreBase):
@@ -41,12 +45,13 @@ class JobTables(StoreBase):
         mask_image: str | None = None,
         parent_job_id: int | None = None,
         session_id: int | None = None,
+        hold: PlaceHold | None = None,
     ) -> Job:
         """Record a queued job; its input images must already be stored."""
         now = _now()
         linked = [("input", i, h) for i, h in enumerate(input_images)]
         linked += [("mask", 0, mask_image)] if mask_image else []
-        async with self._tx() as conn:
+        async with self._tx(immediate=hold is not None) as conn:
             job_id = await _insert_id(
                 conn,
                 jobs,
@@ -68,6 +73,8 @@ class JobTables(StoreBase):
                     {"job_id": job_id, "role": r, "position": p, "sha256": h} for r, p, h in linked
                 ]
                 await conn.execute(job_images.insert(), rows)
+            if hold is not None:
+                await hold(conn, job_id)
             job = await _get_job(conn, job_id)
         assert job is not None
         return job
@@ -140,6 +147,8 @@ class JobTables(StoreBase):
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))
                 .values({**values, "finished_at": now, "updated_at": now, "delivery_state": _DUE})
             )
+            if result.rowcount == 1:
+                await close_hold(conn, job_id, values["status"], values.get("cost"), now)
             if result.rowcount == 1 and origin is not None:
                 await _set_origin(conn, job_id, origin)
             if result.rowcount == 1 and outputs:
@@ -161,6 +170,8 @@ class JobTables(StoreBase):
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))
                 .values(status=JobStatus.CANCELLED.value, finished_at=now, updated_at=now)
             )
+            if result.rowcount == 1:
+                await close_hold(conn, job_id, JobStatus.CANCELLED.value, None, now)
         return result.rowcount == 1
 
     async def requeue_job(self, job_id: int, *, worker: str | None = None) -> Job:

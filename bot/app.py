@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.health import HealthServer
 from bot.jobs import JobQueue
+from bot.live_catalog import default_models, refresh
 from bot.retention import Sweeper
 from bot.service import ImageService
 from bot.workers import claim_lease, keep_lease, release_lease
@@ -36,6 +37,7 @@ EXTENSIONS = (
     "cogs.threads",
     "cogs.refine",
     "cogs.messages",
+    "cogs.models",
 )
 
 
@@ -124,6 +126,8 @@ class EaselBot(commands.Bot):
         self._sweep_task = asyncio.create_task(sweeper.run_forever(every), name="easel-sweep")
         lease = keep_lease(self.service.store, self.settings.worker_id)
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
+        # The router's own list decides what autocomplete offers; the built-in one if it fails.
+        await refresh(self.service.catalog, self.service.router, default_models(self.settings))
         await self.sync_commands()
         if self.settings.health_port:
             self.health = HealthServer(

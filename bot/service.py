@@ -29,9 +29,11 @@ from bot.errors import (
     why_not_kept,
 )
 from bot.inputs import Limits, RawImage, Request, check_may_use, noted, prepare_inputs
+from bot.known_models import builtin_for
 from bot.logs import job_context
 from bot.records import JobRecords
 from bot.router import RouterClient
+from bot.router.profiles import PROFILES
 from bot.sessions import Conversations
 from bot.storage import Store
 
@@ -80,10 +82,15 @@ class ImageService:
                 max_retries=settings.router_max_retries,
                 retry_budget=settings.router_retry_budget,
                 result_hosts=settings.result_hosts,
+                profile=PROFILES[settings.kind],
             ) as router,
             await Store.open(settings.database, settings.data_dir) as store,
         ):
-            catalog = Catalog.load(settings.catalog_file)
+            catalog = Catalog.load(
+                settings.catalog_file,
+                builtin_for(settings.kind),
+                images_api=router.profile.images_api,
+            )
             limits = Limits.from_settings(settings)
             yield cls(
                 router,

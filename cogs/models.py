@@ -39,7 +39,7 @@ class Models(commands.Cog):
         server = str(interaction.guild_id) if interaction.guild_id else None
         text = models_text(self.bot, server, note)
         embed = discord.Embed(title="Image models", description=text)
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        await interaction.edit_original_response(embed=embed)
 
     async def _refresh(self) -> str:
         service, settings = self.bot.service, self.bot.settings

@@ -46,12 +46,12 @@ class RouterProfile:
             return {}
         fields: dict[str, Any] = {}
         user = self.user_format.format(
-            user=who.user_id or "", server=who.server_id or "dm", job=who.job_id or ""
+            user=who.user_id or "", server=who.server_id or "none", job=who.job_id or ""
         )
         if who.user_id or "{user}" not in self.user_format:
             fields["user"] = user
         if self.metadata_field and not form and (who.server_id or who.job_id is not None):
-            tags = ["easel", f"server:{who.server_id or 'dm'}"]
+            tags = ["easel", f"server:{who.server_id or 'none'}"]
             meta: dict[str, Any] = {"tags": tags}
             if who.job_id is not None:
                 meta["trace_id"] = f"job-{who.job_id}"

@@ -8,7 +8,8 @@
   them (``["image"]`` for image-only models, which refuse ``"text"``); errors as
   ``{"error": {"code": int, "message", "metadata"}}``; 403 for flagged input; ``usage.cost``;
   ``/models`` with ``architecture`` and ``pricing``.
-- litellm: images API and chat; cost only in the ``x-litellm-response-cost`` header.
+- litellm: images API (passed to OpenAI, so as strict about ``response_format``) and chat;
+  cost only in the ``x-litellm-response-cost`` header.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ MODES = {
         "litellm",
         frozenset({"gpt-image-1", "gpt-image-1.5"}),
         frozenset({"gemini/gemini-2.5-flash-image", "gemini/gemini-3-pro-image-preview"}),
+        always_b64=True,  # it passes the call to OpenAI, which refuses response_format
         cost_in="header",
         error_shape="openai",
         extra_fields=frozenset({"metadata"}),

@@ -12,7 +12,7 @@ from PIL import Image
 from bot.domain import JobStatus
 from tests.e2e.conftest import ROUTER_KEY, outcome
 from tests.fakes.discord.permissions import Perm
-from tests.fakes.router import Fault, FakeRouter
+from tests.fakes.router import FakeRouter, Fault
 
 pytestmark = pytest.mark.timeout(90)
 KINDS = ("requesty", "openai", "openrouter", "litellm")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.e2e.test_cli import _first_line, fault, last_job, recorded, run
+from tests.e2e.test_cli import _first_line, fault, last_job, png, recorded, run
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-routers-0123456789"
@@ -132,3 +132,20 @@ def test_refusal_is_a_refusal_in_every_dialect(kind_env, capsys):
     assert status == 1 and paths == []
     job = last_job(tmp / "data")
     assert job.error_code == "refused" and job.prompt == "something forbidden"
+
+
+def test_edit_with_the_kinds_default_model(kind_env, capsys):
+    kind, url, tmp = kind_env
+    Path("in.png").write_bytes(png((320, 240)))
+    status, paths, err = run(capsys, "edit", "in.png", "--prompt", "make it blue", "--out", "o")
+    assert status == 0, err
+    with Image.open(paths[0]) as im:
+        im.load()
+    assert "cost $0.0" in err, err
+    request = recorded(url)[-1]
+    if kind == "openrouter":  # no images API: the chat model gets the picture as a content part
+        parts = [p["type"] for p in request["body"]["messages"][0]["content"]]
+        assert request["path"].endswith("/chat/completions") and "image_url" in parts
+    else:
+        assert request["path"].endswith("/images/edits") and request["status"] == 200
+        assert ("response_format" in request["body"]) == (kind == "requesty")

@@ -127,7 +127,8 @@ class EaselBot(commands.Bot):
         lease = keep_lease(self.service.store, self.settings.worker_id)
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
         # The router's own list decides what autocomplete offers; the built-in one if it fails.
-        await refresh(self.service.catalog, self.service.router, default_models(self.settings))
+        defaults = default_models(self.settings)
+        await refresh(self.service.catalog, self.service.router, defaults, within=30)
         await self.sync_commands()
         if self.settings.health_port:
             self.health = HealthServer(

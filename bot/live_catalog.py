@@ -8,6 +8,7 @@ no image model, the built-in catalog (with ``CATALOG_FILE``) is offered instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -52,14 +53,23 @@ def default_models(settings: Settings) -> dict[str, str]:
     }
 
 
-async def refresh(catalog: Catalog, router: RouterClient, defaults: Mapping[str, str]) -> Refresh:
-    """Read the router's list into ``catalog``; warn in the log about ``defaults`` not offered."""
+async def refresh(
+    catalog: Catalog,
+    router: RouterClient,
+    defaults: Mapping[str, str],
+    *,
+    within: float | None = None,
+) -> Refresh:
+    """Read the router's list into ``catalog``; warn in the log about ``defaults`` not offered.
+    ``within`` seconds bound the whole read, retries included (start-up must not wait minutes)."""
     try:
-        entries = await router.models()
-    except EaselError as exc:
+        async with asyncio.timeout(within):
+            entries = await router.models()
+    except (EaselError, TimeoutError) as exc:
         catalog.set_offered(None)
-        log.warning("the router's model list failed (%s); using the built-in catalog", exc.code)
-        return Refresh(live=False, offered=len(list(catalog)), error=exc.user_message)
+        why = exc.user_message if isinstance(exc, EaselError) else "it took too long"
+        log.warning("the router's model list failed (%s); using the built-in catalog", why)
+        return Refresh(live=False, offered=len(list(catalog)), error=why)
     models = join(entries, catalog.known(), images_api=catalog.images_api)
     if not models:
         catalog.set_offered(None)

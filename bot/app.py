@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.health import HealthServer
 from bot.jobs import JobQueue
+from bot.live_catalog import default_models, refresh
 from bot.retention import Sweeper
 from bot.service import ImageService
 from bot.web.paint import open_paint
@@ -42,6 +43,7 @@ EXTENSIONS = (
     "cogs.budgets",
     "cogs.usage",
     "cogs.spendlog",
+    "cogs.models",
 )
 
 
@@ -131,6 +133,9 @@ class EaselBot(commands.Bot):
         self._sweep_task = asyncio.create_task(sweeper.run_forever(every), name="easel-sweep")
         lease = keep_lease(self.service.store, self.settings.worker_id)
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
+        # The router's own list decides what autocomplete offers; the built-in one if it fails.
+        defaults = default_models(self.settings)
+        await refresh(self.service.catalog, self.service.router, defaults, within=30)
         await self.sync_commands()
         await self._start_web()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.catalog import Catalog, ModelInfo
@@ -21,6 +21,7 @@ from bot.domain import (
 )
 from bot.errors import EaselError
 from bot.router import RouterClient
+from bot.router.profiles import Attribution
 from bot.sessions import Conversations
 from bot.storage import Store
 
@@ -47,49 +48,82 @@ class Calls:
         return job.spec.n if chat and job.kind is not JobKind.REFINE else 1
 
     async def call(self, job: Job) -> Called:
-        spec, user = job.spec, job.user_id
-        model = self.catalog.get(spec.model)
+        model = self.catalog.get(job.spec.model)
+        called = await self._call(job, model)
+        return priced(called, model, job.spec, self.router.profile.cost_from_prices)
+
+    async def _call(self, job: Job, model: ModelInfo) -> Called:
+        spec, who = job.spec, attribution(job)
         inputs = [await self.store.input_image(h) for h in job.input_images]
         if job.kind is JobKind.REFINE:
             return await self._refine(job, model, inputs)
         if model.family is ApiFamily.IMAGES:
             if job.kind is JobKind.IMAGINE:
-                return _counted(await self.router.generate(job.prompt, spec, user=user), spec.n)
+                return _counted(await self.router.generate(job.prompt, spec, who=who), spec.n)
             mask = await self.store.input_image(job.mask_image) if job.mask_image else None
-            edited = await self.router.edit(job.prompt, inputs, spec, mask=mask, user=user)
+            edited = await self.router.edit(job.prompt, inputs, spec, mask=mask, who=who)
             return _counted(edited, spec.n)
         # base64 of large inputs: off the event loop
         message = await asyncio.to_thread(RouterClient.user_message, job.prompt, inputs)
-        return await chat_n(self.router, model.id, [message], spec, user=user)
+        return await chat_n(self.router, model, [message], spec, who=who)
 
     async def _refine(self, job: Job, model: ModelInfo, inputs: list[InputImage]) -> Called:
         turn = await self.sessions.context(job, model, inputs)
+        who = attribution(job)
         if turn.messages is None:
-            edited = await self.router.edit(turn.prompt, turn.images, job.spec, user=job.user_id)
+            edited = await self.router.edit(turn.prompt, turn.images, job.spec, who=who)
             return Called(edited, turn.warnings)
         answer = await self.router.chat(
             model.id,
             turn.messages,
             aspect_ratio=job.spec.aspect_ratio,
             image_size=job.spec.resolution,
-            user=job.user_id,
+            outputs=model.outputs,
+            who=who,
         )
         return Called(answer, turn.warnings)
 
 
+def attribution(job: Job) -> Attribution:
+    """The ids the router's dashboard splits spend by: the server and the job."""
+    server = job.origin.get("guild_id")
+    return Attribution(
+        user_id=job.user_id, server_id=str(server) if server else None, job_id=job.id
+    )
+
+
+def priced(called: Called, model: ModelInfo, spec: ImageSpec, from_prices: bool) -> Called:
+    """An answer without a reported cost, priced from its token usage where the router's
+    profile says so (OpenAI reports tokens, never dollars)."""
+    usage = called.result.usage
+    prices = model.token_prices
+    if not from_prices or prices is None or usage is None or usage.cost is not None:
+        return called
+    if usage.output_tokens is None:
+        return called
+    cost = prices.cost(usage.input_tokens or 0, usage.input_image_tokens or 0, usage.output_tokens)
+    result = replace(called.result, usage=replace(usage, cost=round(cost, 6)))
+    return replace(called, result=result)
+
+
 async def chat_n(
     router: RouterClient,
-    model: str,
+    model: ModelInfo,
     messages: list[dict[str, Any]],
     spec: ImageSpec,
     *,
-    user: str | None = None,
+    who: Attribution | None = None,
 ) -> Called:
     """Chat image models answer one image a call, so ``n`` images are ``n`` calls at once; the
     answers that came back (saying which failed and why), or the first error if none did."""
     calls = [
         router.chat(
-            model, messages, aspect_ratio=spec.aspect_ratio, image_size=spec.resolution, user=user
+            model.id,
+            messages,
+            aspect_ratio=spec.aspect_ratio,
+            image_size=spec.resolution,
+            outputs=model.outputs,
+            who=who,
         )
         for _ in range(spec.n)
     ]

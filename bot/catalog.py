@@ -1,14 +1,15 @@
-"""The model catalog: which API family each model speaks and what it accepts.
+"""The model catalog: which API family each model speaks, what it accepts and what it costs.
 
-Built from the router seeds; a JSON file named by ``CATALOG_FILE`` adds models or overrides
-these entries field by field, so a new router model needs no code change.
+Built in per router kind (``bot.known_models``); a JSON file named by ``CATALOG_FILE`` adds
+models or overrides these entries field by field, so a new router model needs no code change.
+The router's live ``GET /models`` list (``bot.live_catalog``) then decides which are offered.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,22 @@ GEMINI_SIZES: dict[str, dict[str, tuple[int, int]]] = {
 
 
 @dataclass(frozen=True)
+class TokenPrices:
+    """USD per million tokens, to price an answer whose router reports no cost."""
+
+    text_input: float
+    image_input: float
+    output: float
+
+    def cost(self, input_tokens: int, input_image_tokens: int, output_tokens: int) -> float:
+        text = max(0, input_tokens - input_image_tokens)
+        total = text * self.text_input + input_image_tokens * self.image_input
+        return (total + output_tokens * self.output) / 1_000_000
+
+
+@dataclass(frozen=True)
 class ModelInfo:
-    """What one model accepts."""
+    """What one model accepts, and what one image costs where that is known."""
 
     id: str
     family: ApiFamily
@@ -53,6 +68,24 @@ class ModelInfo:
     qualities: tuple[str, ...] = ()
     input_fidelity: bool = False
     max_input_bytes: int = 50 * 1024 * 1024
+    outputs: tuple[str, ...] = ("image",)  # what it answers with (OpenRouter's modalities)
+    # USD per image: "quality size" keys ("medium 1024x1024") for images models, the
+    # resolution ("1K") for chat models; from the built-in table or the router's live pricing.
+    prices: Mapping[str, float] = field(default_factory=dict)
+    token_prices: TokenPrices | None = None
+    image_tokens: Mapping[str, int] = field(
+        default_factory=dict
+    )  # output tokens per image, by tier
+
+    def price_per_image(
+        self, *, quality: str | None = None, size: str | None = None, resolution: str | None = None
+    ) -> float | None:
+        """What one image costs with these options, where known ("auto" as medium, square)."""
+        if self.family is ApiFamily.CHAT:
+            return self.prices.get(resolution or "1K")
+        quality = quality if quality not in (None, "auto") else "medium"
+        size = size if size not in (None, "auto") else "1024x1024"
+        return self.prices.get(f"{quality} {size}")
 
     def check_inputs(self, count: int) -> None:
         if count > self.max_inputs:
@@ -113,6 +146,7 @@ def _chat_model(
         aspect_ratios=ASPECT_RATIOS,
         resolutions=resolutions,
         max_input_bytes=7 * 1024 * 1024,
+        outputs=("image", "text"),
     )
 
 
@@ -130,37 +164,68 @@ BUILTIN_MODELS: tuple[ModelInfo, ...] = (
 
 
 class Catalog:
-    """Model id -> ModelInfo, with a sensible guess for ids nobody listed."""
+    """Model id -> ModelInfo: the known models, the ones the router offers, and a guess for
+    ids nobody listed."""
 
-    def __init__(self, models: Iterable[ModelInfo]) -> None:
-        self._models = {m.id: m for m in models}
+    def __init__(self, models: Iterable[ModelInfo], *, images_api: bool = True) -> None:
+        self._known = {m.id: m for m in models}
+        self._offered: dict[str, ModelInfo] | None = None  # None: no live list (built-in)
+        self.images_api = images_api  # False: the router has no images API, so guess chat
 
     def __iter__(self) -> Any:
-        return iter(self._models.values())
+        return iter(self._listed().values())
 
     def __contains__(self, model_id: object) -> bool:
-        return model_id in self._models
+        return model_id in self._known or model_id in (self._offered or {})
+
+    @property
+    def live(self) -> bool:
+        """True once the router's own list decides what is offered."""
+        return self._offered is not None
+
+    def known(self) -> Mapping[str, ModelInfo]:
+        """The built-in and CATALOG_FILE entries, offered or not."""
+        return self._known
+
+    def offers(self, model_id: str) -> bool:
+        """Whether the router lists the model (every known one while there is no live list)."""
+        return model_id in self._listed()
+
+    def set_offered(self, models: Iterable[ModelInfo] | None) -> None:
+        """What the router offers now; None falls back to the known models."""
+        self._offered = None if models is None else {m.id: m for m in models}
+
+    def _listed(self) -> dict[str, ModelInfo]:
+        return self._offered if self._offered is not None else self._known
 
     def get(self, model_id: str) -> ModelInfo:
         """The entry for a model; unknown ids are guessed from the name so new models still work."""
-        if model_id in self._models:
-            return self._models[model_id]
-        family = ApiFamily.CHAT if "gemini" in model_id.lower() else ApiFamily.IMAGES
-        if family is ApiFamily.CHAT:
+        for models in (self._offered or {}, self._known):
+            if model_id in models:
+                return models[model_id]
+        chat = not self.images_api or "gemini" in model_id.lower()
+        if chat:
             return _chat_model(model_id, model_id, 3, RESOLUTIONS)
         return _images_model(model_id, model_id)
 
     def search(self, text: str, limit: int = 25) -> list[ModelInfo]:
         text = text.lower()
-        hits = [m for m in self._models.values() if text in m.id.lower() or text in m.label.lower()]
+        listed = self._listed().values()
+        hits = [m for m in listed if text in m.id.lower() or text in m.label.lower()]
         return hits[:limit]
 
     @classmethod
-    def load(cls, path: Path | None = None) -> Catalog:
+    def load(
+        cls,
+        path: Path | None = None,
+        builtin: Iterable[ModelInfo] = BUILTIN_MODELS,
+        *,
+        images_api: bool = True,
+    ) -> Catalog:
         """The built-in models, overridden or extended by a JSON file (a list of entries)."""
-        models = {m.id: m for m in BUILTIN_MODELS}
+        models = {m.id: m for m in builtin}
         if path is None:
-            return cls(models.values())
+            return cls(models.values(), images_api=images_api)
         try:
             entries = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -169,7 +234,7 @@ class Catalog:
             raise ConfigError("CATALOG_FILE must hold a JSON list of model entries")
         for entry in entries:
             models[entry.get("id", "")] = _entry_to_model(entry, models)
-        return cls(models.values())
+        return cls(models.values(), images_api=images_api)
 
 
 def _entry_to_model(entry: Mapping[str, Any], known: Mapping[str, ModelInfo]) -> ModelInfo:
@@ -180,9 +245,11 @@ def _entry_to_model(entry: Mapping[str, Any], known: Mapping[str, ModelInfo]) ->
     try:
         if "family" in fields:
             fields["family"] = ApiFamily(fields["family"])
-        for key in ("sizes", "aspect_ratios", "resolutions", "qualities"):
+        for key in ("sizes", "aspect_ratios", "resolutions", "qualities", "outputs"):
             if key in fields:
                 fields[key] = tuple(fields[key])
+        if isinstance(fields.get("token_prices"), Mapping):
+            fields["token_prices"] = TokenPrices(**fields["token_prices"])
         if model_id in known:
             return replace(known[model_id], **fields)
         fields.setdefault("label", model_id)

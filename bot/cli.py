@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from bot.domain import ImageSpec, JobResult
 from bot.errors import ConfigError, EaselError
 from bot.inputs import RawImage
 from bot.logs import setup_logging
+from bot.router_check import check_router
 from bot.service import ImageService
 
 T = TypeVar("T")
@@ -153,21 +155,9 @@ def _save(result: JobResult, out: Path, err: Console) -> None:
 async def _check(service: ImageService, settings: Settings, err: Console) -> int:
     print(f"Router: {settings.router_base_url} (key set)")
     print(f"Store: {_safe_url(settings.database)}")
-    try:
-        available = await service.router.check()
-    except EaselError as exc:
-        err.print(f"Router check failed: {exc.user_message}", markup=False)
-        return EXIT_ERROR
-    print(f"Router reachable, key accepted ({len(available)} models listed)")
-    for role, model_id in (
-        ("imagine", settings.imagine_model),
-        ("edit", settings.edit_model),
-        ("refine", settings.refine_model),
-    ):
-        info = service.catalog.get(model_id)
-        listed = "" if not available or model_id in available else " (not listed by the router)"
-        print(f"{role:8} {model_id}: {info.family.value} API{listed}")
-    return EXIT_OK
+    warn = functools.partial(err.print, markup=False)
+    ok = await check_router(service, settings, print, warn)
+    return EXIT_OK if ok else EXIT_ERROR
 
 
 def _safe_url(url: str) -> str:

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.router.profiles import KINDS, PROFILES, guess_kind
 
 DISCORD_TOKEN_HELP = (
     "DISCORD_TOKEN is not set: create an application at https://discord.com/developers/applications, "
@@ -38,9 +39,12 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     router_base_url: str = "https://router.requesty.ai/v1"
     router_api_key: SecretStr | None = None
-    imagine_model: str = "azure/openai/gpt-image-1"
-    edit_model: str = "azure/openai/gpt-image-1"
-    refine_model: str = "vertex/google/gemini-3-pro-image-preview"
+    # requesty | openrouter | litellm | openai; unset: guessed from the base URL's host.
+    router_kind: str = ""
+    # Unset: the router kind's defaults (bot/router/profiles.py), e.g. azure/openai/gpt-image-1.
+    imagine_model: str = ""
+    edit_model: str = ""
+    refine_model: str = ""
     # How long a server's rules are cached; another process's change is seen within this.
     rules_cache_seconds: float = Field(5.0, ge=0, le=300)
     request_timeout: float = Field(180.0, gt=0, le=3600)
@@ -131,6 +135,14 @@ class Settings(BaseSettings):
                 )
         return ",".join(filter(None, entries))
 
+    @field_validator("router_kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and value not in KINDS:
+            raise ValueError(f"must be one of {', '.join(KINDS)}")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -140,10 +152,23 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _router_defaults(self) -> Self:
+        imagine, edit, refine = PROFILES[self.kind].models
+        self.imagine_model = self.imagine_model or imagine
+        self.edit_model = self.edit_model or edit
+        self.refine_model = self.refine_model or refine
+        return self
+
+    @model_validator(mode="after")
     def _default_worker_id(self) -> Self:
         if not self.worker_id:
             self.worker_id = default_worker_id(self.data_dir, self.database_url)
         return self
+
+    @property
+    def kind(self) -> str:
+        """``ROUTER_KIND``, or the kind the base URL's host names (else requesty)."""
+        return self.router_kind or guess_kind(self.router_base_url)
 
     @property
     def database(self) -> str:

@@ -83,7 +83,8 @@ class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
-    cost: float | None = None  # USD, Requesty's usage.cost
+    cost: float | None = None  # USD: usage.cost, a cost header, or priced from the tokens
+    input_image_tokens: int | None = None  # of input_tokens (usage.input_tokens_details)
 
 
 @dataclass(frozen=True)

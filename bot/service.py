@@ -32,9 +32,11 @@ from bot.inputs import (
     noted,
     prepare_inputs,
 )
+from bot.known_models import builtin_for
 from bot.policy import DEFAULT_TTL, Policy, way_of
 from bot.records import JobRecords
 from bot.router import RouterClient
+from bot.router.profiles import PROFILES
 from bot.rules import Rules
 from bot.running import JobRunner
 from bot.sessions import Conversations
@@ -91,10 +93,15 @@ class ImageService(JobRunner):
                 max_retries=settings.router_max_retries,
                 retry_budget=settings.router_retry_budget,
                 result_hosts=settings.result_hosts,
+                profile=PROFILES[settings.kind],
             ) as router,
             await Store.open(settings.database, settings.data_dir) as store,
         ):
-            catalog = Catalog.load(settings.catalog_file)
+            catalog = Catalog.load(
+                settings.catalog_file,
+                builtin_for(settings.kind),
+                images_api=router.profile.images_api,
+            )
             limits = Limits.from_settings(settings)
             yield cls(
                 router,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,14 +122,25 @@ def _image_urls(message: dict[str, Any]) -> list[str | Inline]:
     return urls
 
 
+def costed(answer: Answer, header: str | None, headers: Mapping[str, str]) -> Answer:
+    """The answer with the cost from ``header`` (LiteLLM's x-litellm-response-cost), if sent."""
+    cost = finite_float(headers.get(header)) if header else None
+    if cost is None or cost < 0:
+        return answer
+    usage = dataclasses.replace(answer.result.usage or Usage(), cost=cost)
+    return dataclasses.replace(answer, result=dataclasses.replace(answer.result, usage=usage))
+
+
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
+    details = raw.get("input_tokens_details")
     return Usage(
         input_tokens=_int(raw.get("input_tokens", raw.get("prompt_tokens"))),
         output_tokens=_int(raw.get("output_tokens", raw.get("completion_tokens"))),
         total_tokens=_int(raw.get("total_tokens")),
         cost=finite_float(raw.get("cost")),
+        input_image_tokens=_int(details.get("image_tokens")) if isinstance(details, dict) else None,
     )
 
 

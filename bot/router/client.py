@@ -31,16 +31,15 @@ from typing import Any
 
 import httpx
 
-from bot import media
 from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult
 from bot.errors import BadResponse, InputError, RouterUnavailable, TooManyImages
-from bot.router import answers, decoding, downloads, failures, hosts, retries
+from bot.router import answers, bodies, decoding, downloads, failures, hosts, retries
+from bot.router.profiles import PROFILES, Attribution, RouterProfile
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Easel/0.1"
 MAX_EDIT_IMAGES = 16
-_IMAGE_FIELDS = ("n", "size", "quality", "background", "output_format", "output_compression")
 
 
 # Transient failures are retried at most ``max_retries`` times, each attempt within ``timeout``
@@ -62,7 +61,9 @@ class RouterClient:
         app_name: str = "Easel",
         app_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        profile: RouterProfile | None = None,
     ) -> None:
+        self.profile = profile or PROFILES["requesty"]
         self._base_url = base_url.rstrip("/")
         self._origin = downloads.origin(self._base_url)
         self._hosts = hosts.ResultHosts(self._origin, result_hosts)
@@ -98,15 +99,19 @@ class RouterClient:
     # -- public calls ---------------------------------------------------------------------------
 
     async def generate(
-        self, prompt: str, spec: ImageSpec, *, user: str | None = None
+        self,
+        prompt: str,
+        spec: ImageSpec,
+        *,
+        user: str | None = None,
+        who: Attribution | None = None,
     ) -> RouterResult:
-        """POST /images/generations; always asks for b64_json (Requesty defaults to url)."""
-        body: dict[str, Any] = {"model": spec.model, "prompt": prompt, **_image_fields(spec)}
-        body["response_format"] = "b64_json"
-        if user:
-            body["user"] = user
-        data = await self._call("POST", "/images/generations", json_body=body, model=spec.model)
-        return await self._images_result(data, spec.model)
+        """POST /images/generations, base64 answers asked for where the router needs asking."""
+        body = bodies.images_body(self.profile, prompt, spec, _who(who, user))
+        data, headers = await self._call(
+            "POST", "/images/generations", json_body=body, model=spec.model
+        )
+        return await self._images_result(data, spec.model, headers)
 
     async def edit(
         self,
@@ -118,6 +123,7 @@ class RouterClient:
         as_json: bool = False,
         file_ids: Sequence[str] = (),
         user: str | None = None,
+        who: Attribution | None = None,
     ) -> RouterResult:
         """POST /images/edits, multipart (``image[]`` parts) or JSON (``images`` refs, forced by file_ids)."""
         count = len(images) + len(file_ids)
@@ -127,27 +133,22 @@ class RouterClient:
             )
         if count == 0:
             raise InputError("An edit needs at least one input image.")
-        fields: dict[str, Any] = {"model": spec.model, "prompt": prompt, **_image_fields(spec)}
-        if spec.input_fidelity is not None:
-            fields["input_fidelity"] = spec.input_fidelity
-        fields["response_format"] = "b64_json"
-        if user:
-            fields["user"] = user
-        if as_json or file_ids:
-            refs, mask_ref = await asyncio.to_thread(_image_refs_json, images, mask)
-            fields["images"] = refs + [{"file_id": file_id} for file_id in file_ids]
-            if mask_ref is not None:
-                fields["mask"] = mask_ref
-            data = await self._call("POST", "/images/edits", json_body=fields, model=spec.model)
+        as_json = as_json or bool(file_ids)
+        fields = bodies.images_body(
+            self.profile, prompt, spec, _who(who, user), edit=True, form=not as_json
+        )
+        if as_json:
+            fields.update(await asyncio.to_thread(bodies.edit_refs, images, mask, file_ids))
+            data, headers = await self._call(
+                "POST", "/images/edits", json_body=fields, model=spec.model
+            )
         else:
-            files = [("image[]", (image.name, image.data, image.mime)) for image in images]
-            if mask is not None:
-                files.append(("mask", (mask.name, mask.data, mask.mime)))
             form = {key: str(value) for key, value in fields.items()}
-            data = await self._call(
+            files = bodies.edit_files(images, mask)
+            data, headers = await self._call(
                 "POST", "/images/edits", form=form, files=files, model=spec.model
             )
-        return await self._images_result(data, spec.model)
+        return await self._images_result(data, spec.model, headers)
 
     async def chat(
         self,
@@ -157,40 +158,39 @@ class RouterClient:
         aspect_ratio: str | None = None,
         image_size: str | None = None,
         modalities: Sequence[str] | None = None,
+        outputs: Sequence[str] = (),
         user: str | None = None,
+        who: Attribution | None = None,
     ) -> RouterResult:
-        """POST /chat/completions for models that answer with ``message.images``."""
-        body: dict[str, Any] = {"model": model, "messages": messages}
-        image_config = {
-            key: value
-            for key, value in (("aspect_ratio", aspect_ratio), ("image_size", image_size))
-            if value
-        }
-        if image_config:
-            body["image_config"] = image_config
-        if modalities:  # OpenRouter wants ["image", "text"]; Requesty does not document it
-            body["modalities"] = list(modalities)
-        if user:
-            body["user"] = user
-        data = await self._call("POST", "/chat/completions", json_body=body, model=model)
-        return await self._chat_result(data, model)
+        """POST /chat/completions for models that answer with ``message.images``; ``outputs``
+        (what the model answers with, from the catalog) become the modalities where needed."""
+        if not modalities and self.profile.chat_modalities:
+            modalities = list(outputs) or ["image", "text"]
+        body = bodies.chat_body(
+            self.profile,
+            model,
+            messages,
+            aspect_ratio=aspect_ratio,
+            image_size=image_size,
+            modalities=modalities,
+            who=_who(who, user),
+        )
+        data, headers = await self._call("POST", "/chat/completions", json_body=body, model=model)
+        return await self._chat_result(data, model, headers)
 
     async def check(self) -> list[str]:
         """GET /models with the key: the model ids, or AuthFailed when the key is refused."""
-        data = await self._call("GET", "/models")
+        return [entry["id"] for entry in await self.models()]
+
+    async def models(self) -> list[dict[str, Any]]:
+        """GET /models: every listed entry that has an id, as the router sent it."""
+        data, _headers = await self._call("GET", "/models")
         entries = data.get("data") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             return []
-        return [e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
+        return [e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
 
-    @staticmethod
-    def user_message(text: str, images: Sequence[InputImage]) -> dict[str, Any]:
-        """A chat user turn: plain text, or text plus ``image_url`` data-URL parts."""
-        if not images:
-            return {"role": "user", "content": text}
-        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-        content += [{"type": "image_url", "image_url": {"url": media.data_url(i)}} for i in images]
-        return {"role": "user", "content": content}
+    user_message = staticmethod(bodies.user_message)
 
     # -- requests and retries -------------------------------------------------------------------
 
@@ -203,8 +203,9 @@ class RouterClient:
         form: dict[str, str] | None = None,
         files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
         model: str | None = None,
-    ) -> Any:
-        """One router request with retries; returns the parsed JSON of a 2xx answer."""
+    ) -> tuple[Any, httpx.Headers]:
+        """One router request with retries: the parsed JSON of a 2xx answer and its headers
+        (where some routers put the cost)."""
         url = self._base_url + path
         headers = {**self._router_headers, "Accept": "application/json"}
         content: bytes | None = None
@@ -212,7 +213,7 @@ class RouterClient:
             content = await asyncio.to_thread(_dumps, json_body)
             headers["Content-Type"] = "application/json"
 
-        async def attempt() -> bytes:
+        async def attempt() -> tuple[bytes, httpx.Headers]:
             request = self._client.build_request(
                 method, url, headers=headers, content=content, data=form, files=files
             )
@@ -221,11 +222,11 @@ class RouterClient:
                 raise failures.status_error(
                     response.status_code, response.headers, body, model, self._api_key
                 )
-            return body
+            return body, response.headers
 
-        body = await self._retries.run(attempt, f"{method} {path}")
+        body, answered = await self._retries.run(attempt, f"{method} {path}")
         log.debug("Router %s %s answered with %d bytes", method, path, len(body))
-        return await decoding.off_loop(decoding.loads, body)
+        return await decoding.off_loop(decoding.loads, body), answered
 
     async def _send(self, request: httpx.Request, what: str) -> tuple[httpx.Response, bytes]:
         try:
@@ -251,12 +252,14 @@ class RouterClient:
 
     # -- results --------------------------------------------------------------------------------
 
-    async def _images_result(self, data: Any, model: str) -> RouterResult:
+    async def _images_result(self, data: Any, model: str, headers: httpx.Headers) -> RouterResult:
         answer = answers.images_answer(self._answer_object(data), model)
+        answer = answers.costed(answer, self.profile.cost_header, headers)
         return answer.with_images([await self._image(ref) for ref in answer.refs])
 
-    async def _chat_result(self, data: Any, model: str) -> RouterResult:
+    async def _chat_result(self, data: Any, model: str, headers: httpx.Headers) -> RouterResult:
         answer = answers.chat_answer(self._answer_object(data), model, self._scrub)
+        answer = answers.costed(answer, self.profile.cost_header, headers)
         return answer.with_images([await self._image(ref) for ref in answer.refs])
 
     def _answer_object(self, data: Any) -> dict[str, Any]:
@@ -302,16 +305,8 @@ class RouterClient:
         return await self._retries.run(attempt, f"image download from {host}")
 
 
-def _image_refs_json(
-    images: Sequence[InputImage], mask: InputImage | None
-) -> tuple[list[dict[str, str]], dict[str, str] | None]:
-    refs = [{"image_url": media.data_url(image)} for image in images]
-    return refs, ({"image_url": media.data_url(mask)} if mask is not None else None)
-
-
-def _image_fields(spec: ImageSpec) -> dict[str, Any]:
-    values = {name: getattr(spec, name) for name in _IMAGE_FIELDS}
-    return {name: value for name, value in values.items() if value is not None}
+def _who(who: Attribution | None, user: str | None) -> Attribution | None:
+    return who if who is not None else (Attribution(user_id=user) if user else None)
 
 
 def _dumps(body: dict[str, Any]) -> bytes:

@@ -27,6 +27,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         dest="keys",
         help="accepted API key; repeat for several (default test-key)",
     )
+    parser.add_argument(
+        "--kind",
+        default="requesty",
+        choices=("requesty", "openrouter", "litellm", "openai"),
+        help="which router to behave like (default requesty)",
+    )
     args = parser.parse_args(argv)
     try:
         check_loopback(args.host)
@@ -40,7 +46,7 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    router = FakeRouter(api_keys=tuple(args.keys or ["test-key"]), host=args.host)
+    router = FakeRouter(api_keys=tuple(args.keys or ["test-key"]), host=args.host, kind=args.kind)
     await router.start(args.port)
     try:
         print(router.base_url, flush=True)

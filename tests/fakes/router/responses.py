@@ -74,7 +74,15 @@ def _image_bytes(job: ImagesJob, index: int, fault: str | None) -> bytes:
     )
 
 
-def images_body(job: ImagesJob, fault: str | None, store: StoreFile) -> bytes:
+def images_cost(job: ImagesJob) -> float:
+    """What the /images answer for ``job`` costs, for a mode that reports it in a header."""
+    quality = "medium" if job.quality == "auto" else job.quality
+    return float(_images_usage(job, job.output_size, quality)["cost"])
+
+
+def images_body(
+    job: ImagesJob, fault: str | None, store: StoreFile, report_cost: bool = True
+) -> bytes:
     """The /images answer; faults ``no_image``, ``truncated_b64``, ``url``, ``huge`` shape it."""
     if fault == "malformed_json":
         return MALFORMED_BODY
@@ -99,6 +107,8 @@ def images_body(job: ImagesJob, fault: str | None, store: StoreFile) -> bytes:
         "size": size,
         "usage": _images_usage(job, size, quality),
     }
+    if not report_cost:
+        del body["usage"]["cost"]  # OpenAI reports tokens, never dollars
     return json.dumps(body).encode()
 
 
@@ -172,7 +182,14 @@ def _chat_message(job: ChatJob, fault: str | None) -> tuple[dict[str, Any], str]
     return message, "stop"
 
 
-def chat_body(job: ChatJob, fault: str | None) -> bytes:
+def chat_cost(job: ChatJob, fault: str | None) -> float:
+    """What the chat answer for ``job`` costs (one image unless the fault leaves it out)."""
+    images = 0 if fault in ("refusal", "no_image") else 1
+    tier = "4K" if fault == "huge" else job.image_size
+    return float(_chat_usage(job, images, tier)["cost"])
+
+
+def chat_body(job: ChatJob, fault: str | None, report_cost: bool = True) -> bytes:
     """The /chat/completions answer; ``refusal``/``no_image``/``truncated_b64``/``huge`` shape it."""
     if fault == "malformed_json":
         return MALFORMED_BODY.replace(b'"data": [{"b64_json"', b'"choices": [{"message"')
@@ -187,6 +204,8 @@ def chat_body(job: ChatJob, fault: str | None) -> bytes:
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": _chat_usage(job, images, tier),
     }
+    if not report_cost:
+        del body["usage"]["cost"]
     return json.dumps(body).encode()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from PIL import Image
 
-from . import responses
+from . import modes, responses
 from .faults import BODY_KINDS, TRANSPORT_KINDS, Fault, FaultError, FaultQueue
 from .protocol import (
     MAX_EDIT_IMAGE_BYTES,
@@ -23,11 +23,19 @@ from .protocol import (
     HttpError,
     invalid,
     moderation_blocked,
+    openai_body,
     origin_body,
     status_error,
     unauthorized,
 )
-from .validation import Upload, parse_chat, parse_edit_form, parse_edit_json, parse_generation
+from .validation import (
+    ImagesJob,
+    Upload,
+    parse_chat,
+    parse_edit_form,
+    parse_edit_json,
+    parse_generation,
+)
 
 log = logging.getLogger("tests.fakes.router")
 
@@ -146,9 +154,14 @@ class FakeRouter:
     """A loopback stand-in for router.requesty.ai, strict about every field it is sent."""
 
     def __init__(
-        self, *, api_keys: tuple[str, ...] | list[str] = ("test-key",), host: str = "127.0.0.1"
+        self,
+        *,
+        api_keys: tuple[str, ...] | list[str] = ("test-key",),
+        host: str = "127.0.0.1",
+        kind: str = "requesty",
     ) -> None:
         check_loopback(host)
+        self.mode = modes.MODES[kind]  # which router it behaves like (modes.py)
         self.api_keys = frozenset(api_keys)
         self.host = host
         self.base_url = ""
@@ -373,8 +386,11 @@ class FakeRouter:
             request.transport.close()
         return web.Response(status=500)
 
-    @staticmethod
-    def _error_response(err: HttpError) -> web.Response:
+    def _error_response(self, err: HttpError) -> web.Response:
+        if self.mode.error_shape == "openrouter" and not isinstance(err.body, str):
+            err = HttpError(
+                err.status, modes.openrouter_error(err.status, err.body), headers=err.headers
+            )
         body, content_type = err.payload()
         return web.Response(
             status=err.status, body=body, content_type=content_type, headers=err.headers
@@ -423,32 +439,89 @@ class FakeRouter:
             def store(_data: bytes, _mime: str) -> str:
                 return elsewhere
 
-        body = await asyncio.to_thread(responses.images_body, job, kind, store)
-        return web.Response(body=body, content_type="application/json")
+        if self.mode.always_b64:
+            job.response_format = "b64_json"
+        report = self.mode.cost_in == "usage"
+        body = await asyncio.to_thread(responses.images_body, job, kind, store, report)
+        return web.Response(
+            body=body, content_type="application/json", headers=self._cost(job, None)
+        )
+
+    def _cost(self, job: Any, fault: str | None) -> dict[str, str]:
+        """LiteLLM's cost header, in the mode that reports cost there."""
+        if self.mode.cost_in != "header":
+            return {}
+        if isinstance(job, ImagesJob):
+            cost = responses.images_cost(job)
+        else:
+            cost = responses.chat_cost(job, fault)
+        return {"x-litellm-response-cost": f"{cost:.6f}"}
+
+    def _images_route(self, fields: Any) -> None:
+        """What this mode refuses before reading an images request."""
+        if not self.mode.images_api:
+            raise HttpError(404, origin_body("Not Found"))
+        if self.mode.always_b64 and isinstance(fields, dict) and "response_format" in fields:
+            raise invalid(
+                "response_format", "Unknown parameter: 'response_format'.", "unknown_parameter"
+            )
 
     async def _generations(self, request: web.Request) -> web.Response:
-        job = await asyncio.to_thread(parse_generation, self._json_body(request))
+        body = self._json_body(request)
+        self._images_route(body)
+        mode = self.mode
+        job = await asyncio.to_thread(parse_generation, body, mode.images_models, mode.extra_fields)
         return await self._images_answer(request, job)
 
     async def _edits(self, request: web.Request) -> web.Response:
         body = request[BODY_KEY]
+        mode = self.mode
         if isinstance(body, dict) and request.content_type == "multipart/form-data":
-            job = await asyncio.to_thread(parse_edit_form, body)
+            self._images_route(body)
+            job = await asyncio.to_thread(parse_edit_form, body, mode.images_models)
         else:
+            self._images_route(self._json_body(request))
             job = await asyncio.to_thread(
-                parse_edit_json, self._json_body(request), self._resolve_file
+                parse_edit_json,
+                self._json_body(request),
+                self._resolve_file,
+                mode.images_models,
+                mode.extra_fields,
             )
         return await self._images_answer(request, job)
 
     async def _chat(self, request: web.Request) -> web.Response:
-        job = await asyncio.to_thread(parse_chat, self._json_body(request))
-        body = await asyncio.to_thread(responses.chat_body, job, self._body_fault(request))
-        return web.Response(body=body, content_type="application/json")
+        mode = self.mode
+        job = await asyncio.to_thread(
+            parse_chat, self._json_body(request), mode.chat_models, mode.extra_fields
+        )
+        fault = self._body_fault(request)
+        wanted = job.modalities if isinstance(job.modalities, list) else []
+        if mode.needs_modalities:
+            if job.model in mode.image_only and "text" in wanted:
+                raise HttpError(
+                    404,
+                    openai_body(
+                        "No endpoints found that support the requested output modalities: "
+                        + ", ".join(wanted)
+                    ),
+                )
+            if fault == "refusal":
+                raise HttpError(403, modes.flagged(job.model))
+            if "image" not in wanted:
+                fault = "no_image"  # the model answers, in words only
+        report = mode.cost_in == "usage"
+        body = await asyncio.to_thread(responses.chat_body, job, fault, report)
+        return web.Response(
+            body=body, content_type="application/json", headers=self._cost(job, fault)
+        )
 
     async def _models(self, request: web.Request) -> web.Response:
         if self._body_fault(request) == "malformed_json":
             return web.Response(body=responses.MALFORMED_BODY, content_type="application/json")
-        return web.json_response(responses.models_body())
+        if self.mode.listing == "requesty":
+            return web.json_response(responses.models_body())
+        return web.json_response(modes.models_body(self.mode))
 
     async def _download(self, request: web.Request) -> web.Response:
         entry = self._files.get(request.match_info["file_id"])

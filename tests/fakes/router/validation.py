@@ -42,14 +42,15 @@ COMMON_IMAGES_FIELDS = {
     "model", "prompt", "n", "size", "quality", "response_format", "background",
     "output_format", "output_compression", "user", "stream",
 }  # fmt: skip
-GENERATION_FIELDS = COMMON_IMAGES_FIELDS | {"moderation", "requesty"}
-EDIT_JSON_FIELDS = COMMON_IMAGES_FIELDS | {"images", "mask", "input_fidelity", "requesty"}
+GENERATION_FIELDS = COMMON_IMAGES_FIELDS | {"moderation"}
+EDIT_JSON_FIELDS = COMMON_IMAGES_FIELDS | {"images", "mask", "input_fidelity"}
 EDIT_FORM_FIELDS = COMMON_IMAGES_FIELDS | {"image", "image[]", "mask", "input_fidelity"}
 CHAT_FIELDS = {
     "model", "messages", "image_config", "temperature", "top_p", "top_k", "max_tokens",
     "max_completion_tokens", "n", "stop", "seed", "user", "modalities", "stream",
-    "presence_penalty", "frequency_penalty", "reasoning", "reasoning_effort", "requesty",
+    "presence_penalty", "frequency_penalty", "reasoning", "reasoning_effort",
 }  # fmt: skip
+REQUESTY = frozenset({"requesty"})
 DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?:;[^;,]*)*?;base64,(?P<data>.*)", re.S)
 FILE_URL = re.compile(r"https?://[^/]+(?:/v1)?/files/(?P<id>[A-Za-z0-9_-]+)$")
 
@@ -104,6 +105,7 @@ class ChatJob:
     base: bytes | None = None  # the image to "edit": last one in the last user turn with images
     base_info: ImageInfo | None = None
     image_count: int = 0
+    modalities: Any = None  # as sent; a mode that needs them answers text only without "image"
 
 
 # ----- shared field checks -------------------------------------------------------------------
@@ -183,6 +185,13 @@ def _check_stream(value: Any, *, form: bool) -> None:
         )
 
 
+def _check_objects(body: Any, names: tuple[str, ...]) -> None:
+    """Router-specific fields (Requesty's ``requesty``, LiteLLM's ``metadata``) are objects."""
+    for name in names:
+        if body.get(name) is not None and not isinstance(body.get(name), dict):
+            raise invalid(name, f"Invalid type for '{name}': expected an object.", "invalid_type")
+
+
 def _images_options(body: dict[str, Any], job: ImagesJob, *, form: bool, edit: bool) -> None:
     """The option fields shared by generations and edits; ``None`` means "not sent"."""
     get = body.get
@@ -209,10 +218,7 @@ def _images_options(body: dict[str, Any], job: ImagesJob, *, form: bool, edit: b
         raise invalid("user", "Invalid type for 'user': expected a string.", "invalid_type")
     if get("stream") is not None:
         _check_stream(get("stream"), form=form)
-    if get("requesty") is not None and not isinstance(get("requesty"), dict):
-        raise invalid(
-            "requesty", "Invalid type for 'requesty': expected an object.", "invalid_type"
-        )
+    _check_objects(body, ("requesty", "metadata"))
     if job.background == "transparent" and job.output_format == "jpeg":
         raise invalid(
             "background",
@@ -229,10 +235,12 @@ def _require_object(body: Any) -> dict[str, Any]:
     return body
 
 
-def parse_generation(body: Any) -> ImagesJob:
+def parse_generation(
+    body: Any, models: frozenset[str] = IMAGES_MODELS, extra: frozenset[str] = REQUESTY
+) -> ImagesJob:
     body = _require_object(body)
-    job = ImagesJob(model=_check_model(body, IMAGES_MODELS), prompt="")
-    _check_unknown(body, GENERATION_FIELDS)
+    job = ImagesJob(model=_check_model(body, models), prompt="")
+    _check_unknown(body, GENERATION_FIELDS | extra)
     job.prompt = _check_prompt(body.get("prompt"))
     _images_options(body, job, form=False, edit=False)
     return job
@@ -334,10 +342,15 @@ def _url_bytes(url: Any, param: str, resolve: FileResolver, max_chars: int) -> b
         ) from exc
 
 
-def parse_edit_json(body: Any, resolve: FileResolver) -> ImagesJob:
+def parse_edit_json(
+    body: Any,
+    resolve: FileResolver,
+    models: frozenset[str] = IMAGES_MODELS,
+    extra: frozenset[str] = REQUESTY,
+) -> ImagesJob:
     body = _require_object(body)
-    job = ImagesJob(model=_check_model(body, IMAGES_MODELS), prompt="")
-    _check_unknown(body, EDIT_JSON_FIELDS)
+    job = ImagesJob(model=_check_model(body, models), prompt="")
+    _check_unknown(body, EDIT_JSON_FIELDS | extra)
     job.prompt = _check_prompt(body.get("prompt"))
     _images_options(body, job, form=False, edit=True)
     refs = body.get("images")
@@ -356,11 +369,13 @@ def parse_edit_json(body: Any, resolve: FileResolver) -> ImagesJob:
     return job
 
 
-def parse_edit_form(form: dict[str, list[str | Upload]]) -> ImagesJob:
+def parse_edit_form(
+    form: dict[str, list[str | Upload]], models: frozenset[str] = IMAGES_MODELS
+) -> ImagesJob:
     """A multipart edit; ``form`` maps each field name to every value sent under it."""
     files = {name for name, values in form.items() if any(isinstance(v, Upload) for v in values)}
     fields = {name: values[-1] for name, values in form.items() if name not in files}
-    job = ImagesJob(model=_check_model(fields, IMAGES_MODELS), prompt="")
+    job = ImagesJob(model=_check_model(fields, models), prompt="")
     _check_unknown(form, EDIT_FORM_FIELDS)
     stray = sorted(files - {"image", "image[]", "mask"})
     if stray:
@@ -428,9 +443,7 @@ def _chat_options(body: dict[str, Any]) -> None:
         )
     if body.get("stream") is not None:
         _check_stream(body["stream"], form=False)
-    for name in ("reasoning", "requesty"):
-        if body.get(name) is not None and not isinstance(body[name], dict):
-            raise invalid(name, f"Invalid type for '{name}': expected an object.", "invalid_type")
+    _check_objects(body, ("reasoning", "requesty", "metadata", "provider", "usage"))
     if body.get("reasoning_effort") is not None and not isinstance(body["reasoning_effort"], str):
         raise invalid(
             "reasoning_effort",
@@ -565,10 +578,13 @@ def _message(message: Any, param: str) -> tuple[str, str, list[tuple[bytes, Imag
     return role, text, images
 
 
-def parse_chat(body: Any) -> ChatJob:
+def parse_chat(
+    body: Any, models: frozenset[str] = CHAT_MODELS, extra: frozenset[str] = REQUESTY
+) -> ChatJob:
     body = _require_object(body)
-    job = ChatJob(model=_check_model(body, CHAT_MODELS), prompt="")
-    _check_unknown(body, CHAT_FIELDS)
+    job = ChatJob(model=_check_model(body, models), prompt="")
+    _check_unknown(body, CHAT_FIELDS | extra)
+    job.modalities = body.get("modalities")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid(

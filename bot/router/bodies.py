@@ -1,0 +1,99 @@
+"""Request bodies as the router's profile wants them: fields sent, fields left out, attribution."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot import media
+from bot.domain import ImageSpec, InputImage
+from bot.errors import InvalidOption
+from bot.router.profiles import Attribution, RouterProfile
+
+_IMAGE_FIELDS = ("n", "size", "quality", "background", "output_format", "output_compression")
+
+
+def image_fields(spec: ImageSpec) -> dict[str, Any]:
+    values = {name: getattr(spec, name) for name in _IMAGE_FIELDS}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def images_body(
+    profile: RouterProfile,
+    prompt: str,
+    spec: ImageSpec,
+    who: Attribution | None,
+    *,
+    edit: bool = False,
+    form: bool = False,
+) -> dict[str, Any]:
+    """The fields of an /images call; ``response_format`` only where the router wants it."""
+    if not profile.images_api:
+        raise InvalidOption(
+            f"{spec.model} is an images-API model, and this router ({profile.kind}) has no "
+            "images API. Choose one of its chat image models (see /easel-models)."
+        )
+    body: dict[str, Any] = {"model": spec.model, "prompt": prompt, **image_fields(spec)}
+    if edit and spec.input_fidelity is not None:
+        body["input_fidelity"] = spec.input_fidelity
+    if profile.response_format:
+        body["response_format"] = "b64_json"  # Requesty answers url by default
+    body.update(profile.request_fields(who, form=form))
+    return body
+
+
+def chat_body(
+    profile: RouterProfile,
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    aspect_ratio: str | None,
+    image_size: str | None,
+    modalities: Sequence[str] | None,
+    who: Attribution | None,
+) -> dict[str, Any]:
+    """A /chat/completions call for an image; ``modalities`` where the router needs them."""
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    image_config = {
+        key: value
+        for key, value in (("aspect_ratio", aspect_ratio), ("image_size", image_size))
+        if value
+    }
+    if image_config:
+        body["image_config"] = image_config
+    if modalities:
+        body["modalities"] = list(modalities)
+    elif profile.chat_modalities:  # OpenRouter answers text only without them
+        body["modalities"] = ["image", "text"]
+    body.update(profile.request_fields(who))
+    return body
+
+
+def edit_refs(
+    images: Sequence[InputImage], mask: InputImage | None, file_ids: Sequence[str]
+) -> dict[str, Any]:
+    """A JSON edit's ``images`` (data URLs, then file ids) and ``mask``."""
+    refs: list[dict[str, str]] = [{"image_url": media.data_url(image)} for image in images]
+    fields: dict[str, Any] = {"images": refs + [{"file_id": file_id} for file_id in file_ids]}
+    if mask is not None:
+        fields["mask"] = {"image_url": media.data_url(mask)}
+    return fields
+
+
+def edit_files(
+    images: Sequence[InputImage], mask: InputImage | None
+) -> list[tuple[str, tuple[str, bytes, str]]]:
+    """A multipart edit's ``image[]`` parts and ``mask``."""
+    files = [("image[]", (image.name, image.data, image.mime)) for image in images]
+    if mask is not None:
+        files.append(("mask", (mask.name, mask.data, mask.mime)))
+    return files
+
+
+def user_message(text: str, images: Sequence[InputImage]) -> dict[str, Any]:
+    """A chat user turn: plain text, or text plus ``image_url`` data-URL parts."""
+    if not images:
+        return {"role": "user", "content": text}
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    content += [{"type": "image_url", "image_url": {"url": media.data_url(i)}} for i in images]
+    return {"role": "user", "content": content}

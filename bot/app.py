@@ -31,6 +31,7 @@ EXTENSIONS = (
     "cogs.delivery",
     "cogs.replies",
     "cogs.buttons",
+    "cogs.iterate",
     "cogs.imagine",
     "cogs.edit",
     "cogs.threads",

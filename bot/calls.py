@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from bot import canvas, iterate, media
 from bot.catalog import Catalog, ModelInfo
 from bot.domain import (
     ApiFamily,
@@ -57,6 +58,8 @@ class Calls:
                 return _counted(await self.router.generate(job.prompt, spec, user=user), spec.n)
             mask = await self.store.input_image(job.mask_image) if job.mask_image else None
             edited = await self.router.edit(job.prompt, inputs, spec, mask=mask, user=user)
+            if job.origin.get("resample"):  # an upscale: the model's largest, then a resample
+                return await _resampled(edited, float(job.origin["resample"]))
             return _counted(edited, spec.n)
         # base64 of large inputs: off the event loop
         message = await asyncio.to_thread(RouterClient.user_message, job.prompt, inputs)
@@ -107,6 +110,14 @@ async def chat_n(
     failed = f"{len(errors)} call{'s' if len(errors) != 1 else ''} failed"
     note = f"⚠️ {len(merged.images)} of {spec.n} images; {failed} ({reason}). Retry missing makes the rest."
     return Called(merged, (note,))
+
+
+async def _resampled(result: RouterResult, factor: float) -> Called:
+    bigger = []
+    for image in result.images:
+        data, width, height = await asyncio.to_thread(canvas.resample, image.data, factor)
+        bigger.append(GeneratedImage(data, media.PNG, width, height))
+    return Called(replace(result, images=tuple(bigger)), (iterate.resample_note(factor),))
 
 
 def _counted(result: RouterResult, asked: int) -> Called:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from bot import iterate
 from bot.calls import Calls
 from bot.catalog import Catalog, ModelInfo
 from bot.config import Settings
@@ -193,6 +194,26 @@ class ImageService:
             )
         hashes = [await self._put(image) for image in prepared]
         return await self.records.store(noted(request, notes), hashes)
+
+    async def submit_iterate(
+        self, job: Job, action: str, *, user_id: str | None, origin: dict[str, Any]
+    ) -> Job:
+        """Vary, zoom out, pan, square or upscale ``job``'s first image: a child edit job."""
+        check_may_use(job, user_id, origin)
+        if not job.result_images:
+            raise NotFound("That job has no image to go on from.")
+        image = await self.store.get_image(job.result_images[0])
+        step = await iterate.plan(job, action, self.catalog.get(job.spec.model), image)
+        origin = {**origin, **step.origin, "notes": [*origin.get("notes", []), *step.notes]}
+        return await self.submit_edit(
+            step.prompt,
+            step.inputs,
+            step.spec,
+            mask=step.mask,
+            user_id=user_id,
+            origin=origin,
+            parent_job_id=job.id,
+        )
 
     @staticmethod
     def _like(

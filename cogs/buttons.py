@@ -13,6 +13,7 @@ from bot import media
 from bot.domain import Job, JobKind, JobStatus
 from bot.errors import EaselError, NotFound
 from cogs import links, render
+from cogs.iterate import MoreSelect
 from cogs.modals import EditImageModal, RemixModal
 from cogs.replies import reply
 from cogs.template import OWNER, OWNER_OR_MOD, JobButton, private
@@ -221,6 +222,8 @@ def result_view(
             items += [RevertButton(job.id), BranchButton(job.id)]
     for item in items:
         view.add_item(item)
+    if ok and not running and job.result_images:
+        view.add_item(MoreSelect(job.id))  # its own row: vary, zoom, pan, square, upscale
     return view
 
 

@@ -12,6 +12,7 @@ from bot import fitting
 from bot.catalog import Catalog
 from bot.domain import Job
 from bot.errors import EaselError, RateLimited
+from bot.iterate import ACTIONS
 
 MESSAGE_LIMIT = 25 * 1024 * 1024  # Discord's whole-request cap
 OK_COLOUR = discord.Colour.from_rgb(88, 101, 242)
@@ -139,7 +140,7 @@ def lineage_text(chain: list[Job], catalog: Catalog, guild_id: int | None) -> st
         head = "This image" if depth == 0 else "↳ from"
         inputs = len(job.input_images)
         parts = [
-            f"{head}: **job {job.id}** ({job.kind.value}, {catalog.get(job.spec.model).label})",
+            f"{head}: **job {job.id}** ({_kind(job)}, {catalog.get(job.spec.model).label})",
             f"“{clip(job.prompt, 300)}”",
         ]
         if inputs:
@@ -154,6 +155,12 @@ def lineage_text(chain: list[Job], catalog: Catalog, guild_id: int | None) -> st
             parts.append(f"images from {link}")
         lines.append(" · ".join(parts))
     return clip("\n".join(lines), 2000)
+
+
+def _kind(job: Job) -> str:
+    """The job's kind, or the action it went on from its parent with (Zoom out 2×, …)."""
+    action = job.origin.get("action")
+    return ACTIONS.get(action, job.kind.value) if isinstance(action, str) else job.kind.value
 
 
 def _sizes(fitted: list[fitting.FittedImage], job: Job) -> str:

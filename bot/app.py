@@ -33,6 +33,7 @@ EXTENSIONS = (
     "cogs.buttons",
     "cogs.iterate",
     "cogs.imagine",
+    "cogs.blend",
     "cogs.edit",
     "cogs.threads",
     "cogs.refine",

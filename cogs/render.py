@@ -157,10 +157,13 @@ def lineage_text(chain: list[Job], catalog: Catalog, guild_id: int | None) -> st
     return clip("\n".join(lines), 2000)
 
 
+LABELS = {**ACTIONS, "blend": "Blend", "references": "imagine with references"}
+
+
 def _kind(job: Job) -> str:
     """The job's kind, or the action it went on from its parent with (Zoom out 2×, …)."""
     action = job.origin.get("action")
-    return ACTIONS.get(action, job.kind.value) if isinstance(action, str) else job.kind.value
+    return LABELS.get(action, job.kind.value) if isinstance(action, str) else job.kind.value
 
 
 def _sizes(fitted: list[fitting.FittedImage], job: Job) -> str:

@@ -34,6 +34,7 @@ EXTENSIONS = (
     "cogs.iterate",
     "cogs.imagine",
     "cogs.blend",
+    "cogs.compare",
     "cogs.edit",
     "cogs.threads",
     "cogs.refine",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot import canvas, iterate, media
+from bot import canvas, compare, iterate, media
 from bot.catalog import Catalog, ModelInfo
 from bot.domain import (
     ApiFamily,
@@ -20,7 +20,7 @@ from bot.domain import (
     RouterResult,
     Usage,
 )
-from bot.errors import EaselError
+from bot.errors import EaselError, NotFound
 from bot.router import RouterClient
 from bot.sessions import Conversations
 from bot.storage import Store
@@ -44,6 +44,8 @@ class Calls:
 
     def weight_of(self, job: Job) -> int:
         """How many router calls the job makes at once: a chat model makes one image a call."""
+        if job.spec.models:
+            return len(job.spec.models)
         chat = self.catalog.get(job.spec.model).family is ApiFamily.CHAT
         return job.spec.n if chat and job.kind is not JobKind.REFINE else 1
 
@@ -53,6 +55,10 @@ class Calls:
         inputs = [await self.store.input_image(h) for h in job.input_images]
         if job.kind is JobKind.REFINE:
             return await self._refine(job, model, inputs)
+        if job.spec.models:
+            return Called(*await compare.run(self.catalog, job, self._one(job)))
+        if "pick" in job.origin:  # one original of a comparison: already made and paid for
+            return Called(await self._picked(job.origin["pick"]))
         if model.family is ApiFamily.IMAGES:
             if job.kind is JobKind.IMAGINE:
                 return _counted(await self.router.generate(job.prompt, spec, user=user), spec.n)
@@ -64,6 +70,29 @@ class Calls:
         # base64 of large inputs: off the event loop
         message = await asyncio.to_thread(RouterClient.user_message, job.prompt, inputs)
         return await chat_n(self.router, model.id, [message], spec, user=user)
+
+    def _one(self, job: Job) -> compare.OneCall:
+        async def one(model: ModelInfo, spec: ImageSpec) -> RouterResult:
+            if model.family is ApiFamily.IMAGES:
+                return await self.router.generate(job.prompt, spec, user=job.user_id)
+            message = RouterClient.user_message(job.prompt, [])
+            called = await chat_n(self.router, model.id, [message], spec, user=job.user_id)
+            return called.result
+
+        return one
+
+    async def _picked(self, pick: dict[str, Any]) -> RouterResult:
+        source = await self.store.get_job(int(pick["from"]))
+        index = int(pick["index"]) + 1  # the grid comes first
+        sha = source.result_images[index] if source and index < len(source.result_images) else None
+        if sha is None:
+            raise NotFound("That comparison is gone.")
+        info = await self.store.image_info(sha)
+        data = await self.store.get_image(sha)
+        width, height = (info.width, info.height) if info else (None, None)
+        return RouterResult(
+            images=(GeneratedImage(data, info.mime if info else media.PNG, width, height),)
+        )
 
     async def _refine(self, job: Job, model: ModelInfo, inputs: list[InputImage]) -> Called:
         turn = await self.sessions.context(job, model, inputs)

@@ -103,9 +103,12 @@ class ImageService:
         *,
         user_id: str | None = None,
         origin: dict[str, Any] | None = None,
+        parent_job_id: int | None = None,
     ) -> Job:
         """Validate the request and store it as a queued job; invalid options fail the job."""
-        request = Request(JobKind.IMAGINE, prompt.strip(), spec, user_id, origin or {})
+        request = Request(
+            JobKind.IMAGINE, prompt.strip(), spec, user_id, origin or {}, parent_job_id
+        )
         async with self.records.kept_on_failure(request):
             self._checked(request)
         return await self.records.store(request)

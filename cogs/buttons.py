@@ -13,6 +13,7 @@ from bot import media
 from bot.domain import Job, JobKind, JobStatus
 from bot.errors import EaselError, NotFound
 from cogs import links, render
+from cogs.compare import pick_select
 from cogs.iterate import MoreSelect
 from cogs.modals import EditImageModal, RemixModal
 from cogs.replies import reply
@@ -213,6 +214,8 @@ def result_view(
         items.append(DeleteButton(job.id))
         if job.kind is JobKind.EDIT:
             items += [EditImageButton(job.id), SourceButton(job.id)]
+        elif job.parent_job_id is not None:  # a pick of a comparison
+            items.append(SourceButton(job.id))
         if job.result_images and job.session_id is None:
             # Threads need a server channel: in a DM or on a private result, refining goes on
             # by replying to the result instead.
@@ -223,7 +226,8 @@ def result_view(
     for item in items:
         view.add_item(item)
     if ok and not running and job.result_images:
-        view.add_item(MoreSelect(job.id))  # its own row: vary, zoom, pan, square, upscale
+        # Its own row: vary, zoom, pan, square, upscale; on a comparison, pick one first.
+        view.add_item(pick_select(job) if job.spec.models else MoreSelect(job.id))
     return view
 
 

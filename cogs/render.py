@@ -157,7 +157,12 @@ def lineage_text(chain: list[Job], catalog: Catalog, guild_id: int | None) -> st
     return clip("\n".join(lines), 2000)
 
 
-LABELS = {**ACTIONS, "blend": "Blend", "references": "imagine with references"}
+LABELS = {
+    **ACTIONS,
+    "blend": "Blend",
+    "references": "imagine with references",
+    "compare": "compare",
+}
 
 
 def _kind(job: Job) -> str:

@@ -35,6 +35,7 @@ EXTENSIONS = (
     "cogs.imagine",
     "cogs.blend",
     "cogs.compare",
+    "cogs.describe",
     "cogs.edit",
     "cogs.threads",
     "cogs.refine",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot import canvas, compare, iterate, media
+from bot import canvas, compare, describe, iterate, media
 from bot.catalog import Catalog, ModelInfo
 from bot.domain import (
     ApiFamily,
@@ -55,6 +55,8 @@ class Calls:
         inputs = [await self.store.input_image(h) for h in job.input_images]
         if job.kind is JobKind.REFINE:
             return await self._refine(job, model, inputs)
+        if job.kind is JobKind.DESCRIBE:
+            return Called(await describe.run(self.router, model.id, inputs, user))
         if job.spec.models:
             return Called(*await compare.run(self.catalog, job, self._one(job)))
         if "pick" in job.origin:  # one original of a comparison: already made and paid for

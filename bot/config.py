@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     imagine_model: str = "azure/openai/gpt-image-1"
     edit_model: str = "azure/openai/gpt-image-1"
     refine_model: str = "vertex/google/gemini-3-pro-image-preview"
+    describe_model: str = "vertex/google/gemini-2.5-flash-image-preview"  # /describe's prompts
     request_timeout: float = Field(180.0, gt=0, le=3600)
     router_max_retries: int = Field(3, ge=0, le=10)
     router_retry_budget: float = Field(120.0, ge=0, le=3600)

@@ -20,6 +20,7 @@ class JobKind(enum.StrEnum):
     IMAGINE = "imagine"
     EDIT = "edit"
     REFINE = "refine"
+    DESCRIBE = "describe"  # an image in, four prompts out (text only)
 
 
 class JobStatus(enum.StrEnum):

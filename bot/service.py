@@ -123,11 +123,10 @@ class ImageService:
         user_id: str | None = None,
         origin: dict[str, Any] | None = None,
         parent_job_id: int | None = None,
+        kind: JobKind = JobKind.EDIT,
     ) -> Job:
         """Check and store the input images, then the job; bad input fails the job with a reason."""
-        request = Request(
-            JobKind.EDIT, prompt.strip(), spec, user_id, origin or {}, parent_job_id=parent_job_id
-        )
+        request = Request(kind, prompt.strip(), spec, user_id, origin or {}, parent_job_id)
         async with self.records.kept_on_failure(request):
             model = self._checked(request)
             prepared, prepared_mask, notes = await prepare_inputs(model, inputs, mask, self.limits)

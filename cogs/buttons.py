@@ -13,8 +13,7 @@ from bot import media
 from bot.domain import Job, JobKind, JobStatus
 from bot.errors import EaselError, NotFound
 from cogs import links, render
-from cogs.compare import pick_select
-from cogs.iterate import MoreSelect
+from cogs.iterate import result_items
 from cogs.modals import EditImageModal, RemixModal
 from cogs.replies import reply
 from cogs.template import OWNER, OWNER_OR_MOD, JobButton, private
@@ -225,9 +224,8 @@ def result_view(
             items += [RevertButton(job.id), BranchButton(job.id)]
     for item in items:
         view.add_item(item)
-    if ok and not running and job.result_images:
-        # Its own row: vary, zoom, pan, square, upscale; on a comparison, pick one first.
-        view.add_item(pick_select(job) if job.spec.models else MoreSelect(job.id))
+    for extra in result_items(job) if ok and not running else ():
+        view.add_item(extra)  # More… (vary, zoom, pan…), a comparison's pick, /describe's prompts
     return view
 
 

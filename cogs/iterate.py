@@ -10,10 +10,12 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.domain import Job
+from bot.domain import Job, JobKind
 from bot.errors import EaselError, NotFound
 from bot.iterate import ACTIONS
 from cogs import links
+from cogs.compare import pick_select
+from cogs.describe import prompt_buttons
 from cogs.replies import send_error, send_unexpected
 from cogs.template import private
 
@@ -82,6 +84,15 @@ async def run_action(interaction: discord.Interaction[Any], job: Job, action: st
         job, action, user_id=str(interaction.user.id), origin=origin
     )
     await client.delivery.launch(child)
+
+
+def result_items(job: Job) -> list[discord.ui.Item[Any]]:
+    """What goes on from a result: a description's prompts, a comparison's pick, or More…."""
+    if job.kind is JobKind.DESCRIBE:
+        return list(prompt_buttons(job))
+    if job.spec.models:
+        return [pick_select(job)]
+    return [MoreSelect(job.id)] if job.result_images else []
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -104,6 +104,7 @@ class ChatJob:
     base: bytes | None = None  # the image to "edit": last one in the last user turn with images
     base_info: ImageInfo | None = None
     image_count: int = 0
+    text_only: bool = False  # modalities ["text"]: the answer is words, no image
 
 
 # ----- shared field checks -------------------------------------------------------------------
@@ -578,6 +579,7 @@ def parse_chat(body: Any) -> ChatJob:
         )
     _chat_options(body)
     job.aspect_ratio, job.image_size = _image_config(body.get("image_config"))
+    job.text_only = body.get("modalities") == ["text"]
     for i, message in enumerate(messages):
         role, text, images = _message(message, f"messages[{i}]")
         job.image_count += len(images)

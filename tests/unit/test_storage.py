@@ -88,13 +88,13 @@ async def test_migrations_build_the_schema_and_reopening_changes_nothing(store):
         names = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
         version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
     assert TABLES | {"alembic_version"} <= names
-    assert version == "0003"
+    assert version == "0009_iterate"
 
     store = await reopen(store)
     async with store:
         async with store._engine.connect() as conn:
             versions = (await conn.execute(sa.text("SELECT * FROM alembic_version"))).all()
-        assert versions == [("0003",)]
+        assert versions == [("0009_iterate",)]
         assert await store.ping()
 
 
@@ -109,7 +109,12 @@ async def test_migrations_match_the_table_definitions(store):
     """The hand-written migration and the Table objects the code uses describe one schema."""
 
     def diff(conn: sa.Connection) -> list:
-        return compare_metadata(MigrationContext.configure(conn), metadata)
+        # SQLite's FTS5 index for /history (jobs_fts and its shadow tables) is no Table object.
+        def ours(name, type_, *_):  # noqa: ANN001, ANN202
+            return not (type_ == "table" and name.startswith("jobs_fts"))
+
+        context = MigrationContext.configure(conn, opts={"include_name": ours})
+        return compare_metadata(context, metadata)
 
     async with store._engine.connect() as conn:
         assert await conn.run_sync(diff) == []

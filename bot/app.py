@@ -36,6 +36,7 @@ EXTENSIONS = (
     "cogs.blend",
     "cogs.compare",
     "cogs.describe",
+    "cogs.history",
     "cogs.edit",
     "cogs.threads",
     "cogs.refine",

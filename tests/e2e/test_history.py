@@ -24,8 +24,8 @@ def shows(message) -> list[str]:
     return [c for c in message.custom_ids() if c.startswith("easel:show:")]
 
 
-async def history(fake, user, channel, **options):
-    handle = await fake.slash(user, channel, "history", options)
+async def history(fake, viewer, channel, **options):
+    handle = await fake.slash(viewer, channel, "history", options)
     [page] = await handle.wait_followups(1, timeout=20)
     return handle, page
 

@@ -16,6 +16,8 @@ from bot.iterate import ACTIONS
 from cogs import links
 from cogs.compare import pick_select
 from cogs.describe import prompt_buttons
+from cogs.expressions import LABELS as EXPRESSION_LABELS
+from cogs.expressions import add_expression
 from cogs.replies import send_error, send_unexpected
 from cogs.template import private
 
@@ -35,9 +37,14 @@ _EMOJI = {
 
 
 def options() -> list[discord.SelectOption]:
-    return [
+    shown = [
         discord.SelectOption(label=label, value=value, emoji=_EMOJI[value])
         for value, label in ACTIONS.items()
+    ]
+    emojis = {"emoji": "😀", "sticker": "🏷️"}
+    return shown + [
+        discord.SelectOption(label=label, value=value, emoji=emojis[value])
+        for value, label in EXPRESSION_LABELS.items()
     ]
 
 
@@ -48,7 +55,7 @@ class MoreSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=links.
         super().__init__(
             discord.ui.Select(
                 custom_id=links.custom_id(ACTION, job_id),
-                placeholder="More… (vary, zoom, pan, upscale)",
+                placeholder="More… (vary, zoom, pan, upscale, emoji)",
                 options=options(),
                 min_values=1,
                 max_values=1,
@@ -68,8 +75,12 @@ class MoreSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=links.
             job = await interaction.client.service.store.get_job(self.job_id)
             if job is None:
                 raise NotFound("I can't find that job any more.")
+            value = str(values[0]) if values else ""
+            if value in EXPRESSION_LABELS:  # not a job: an upload to the server
+                await add_expression(interaction, job, value)
+                return
             await interaction.response.defer(thinking=True, ephemeral=private(job))
-            await run_action(interaction, job, str(values[0]) if values else "")
+            await run_action(interaction, job, value)
         except EaselError as exc:
             await send_error(interaction, exc)
         except Exception as exc:

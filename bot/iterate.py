@@ -28,6 +28,7 @@ ACTIONS = {
     "square": "Make square",
     "upscale": "Upscale",
 }
+KEPT = ("action", "resample")  # origin keys a Retry of an iteration keeps
 UPSCALE_FACTOR = 2.0  # images models: their largest size, then this resample
 _CHAT_VARY = {
     "subtle": "Make a subtle variation of this image: keep its composition, subjects and style, "

@@ -147,6 +147,8 @@ class ImageService:
         check_may_use(job, user_id, origin)
         spec = replace(job.spec, n=n) if n else job.spec
         origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
+        # What an iteration is (an upscale's resample) goes with the retry too.
+        origin = {**{k: job.origin[k] for k in iterate.KEPT if k in job.origin}, **origin}
         request = self._like(job, job.prompt, spec, user_id or job.user_id, origin)
         async with self.records.kept_on_failure(request):
             pass  # only the queue's room to check: the request was checked when first made

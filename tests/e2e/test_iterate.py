@@ -143,6 +143,11 @@ async def test_vary_and_upscale_on_an_images_model(easel, world, router):
     with Image.open(io.BytesIO(result.attachments[0].data)) as im:
         assert im.size == (2048, 2048)  # the largest size, then resampled 2×
     assert "resampled 2×" in result.content
+    await easel.idle()
+    retry = next(c for c in result.custom_ids() if c.startswith("easel:retry:"))
+    again = await outcome(fake, await fake.click(alice, result, retry), timeout=60)
+    with Image.open(io.BytesIO(again.attachments[0].data)) as im:
+        assert im.size == (2048, 2048)  # a Retry of an upscale upscales too
 
 
 async def test_chat_model_gets_the_padded_image_and_an_instruction(easel, world, router):

@@ -4,7 +4,6 @@ of its own, with every button (Refine, Edit, More…). Translation only: ``bot.c
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -16,7 +15,8 @@ from bot.catalog import ASPECT_RATIOS
 from bot.domain import Job
 from bot.errors import EaselError, InvalidOption, NotFound
 from cogs import links
-from cogs.replies import send_error, send_unexpected
+from cogs.replies import send_error
+from cogs.selects import JobSelect
 from cogs.template import private
 
 if TYPE_CHECKING:
@@ -81,43 +81,18 @@ def models_choices(bot: Any, current: str) -> list[app_commands.Choice[str]]:
     return choices
 
 
-class PickSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=links.template(PICK)):
+class PickSelect(JobSelect):
     """Picks one model's image of a comparison to go on with."""
 
-    def __init__(self, job_id: int, names: list[str] | None = None) -> None:
-        options = [
-            discord.SelectOption(label=f"{i}. {name}"[:100], value=str(i - 1))
-            for i, name in enumerate(names or ["?"], start=1)
-        ]
-        super().__init__(
-            discord.ui.Select(
-                custom_id=links.custom_id(PICK, job_id),
-                placeholder="Continue with… (refine, edit, vary)",
-                options=options,
-            )
-        )
-        self.job_id = job_id
+    action, placeholder = PICK, "Continue with… (refine, edit, vary)"
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> PickSelect:
-        return cls(int(match["id"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            values = (interaction.data or {}).get("values") or []
-            job = await interaction.client.service.store.get_job(self.job_id)
-            if job is None or not job.spec.models:
-                raise NotFound("I can't find that comparison any more.")
-            if not values or not str(values[0]).isdigit():
-                raise InvalidOption("Pick one of the images.")
-            await interaction.response.defer(thinking=True, ephemeral=private(job))
-            await pick(interaction, job, int(values[0]))
-        except EaselError as exc:
-            await send_error(interaction, exc)
-        except Exception as exc:
-            await send_unexpected(interaction, exc)
+    async def act(self, interaction: discord.Interaction[Any], job: Job, value: str) -> None:
+        if not job.spec.models:
+            raise NotFound("I can't find that comparison any more.")
+        if not value.isdigit():
+            raise InvalidOption("Pick one of the images.")
+        await interaction.response.defer(thinking=True, ephemeral=private(job))
+        await pick(interaction, job, int(value))
 
 
 async def pick(interaction: discord.Interaction[Any], job: Job, index: int) -> None:
@@ -134,7 +109,11 @@ async def pick(interaction: discord.Interaction[Any], job: Job, index: int) -> N
 
 
 def pick_select(job: Job) -> PickSelect:
-    return PickSelect(job.id, compare.labels(job))
+    options = [
+        discord.SelectOption(label=f"{i}. {name}"[:100], value=str(i - 1))
+        for i, name in enumerate(compare.labels(job), start=1)
+    ]
+    return PickSelect(job.id, options)
 
 
 async def setup(bot: EaselBot) -> None:

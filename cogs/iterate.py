@@ -4,21 +4,19 @@ core (``ImageService.submit_iterate``, ``bot.iterate``) decides what each action
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import discord
 from discord.ext import commands
 
 from bot.domain import Job, JobKind
-from bot.errors import EaselError, NotFound
 from bot.iterate import ACTIONS
 from cogs import links
 from cogs.compare import pick_select
 from cogs.describe import prompt_buttons
 from cogs.expressions import LABELS as EXPRESSION_LABELS
 from cogs.expressions import add_expression
-from cogs.replies import send_error, send_unexpected
+from cogs.selects import JobSelect
 from cogs.template import private
 
 ACTION = "more"
@@ -36,7 +34,7 @@ _EMOJI = {
 }
 
 
-def options() -> list[discord.SelectOption]:
+def choices() -> list[discord.SelectOption]:
     shown = [
         discord.SelectOption(label=label, value=value, emoji=_EMOJI[value])
         for value, label in ACTIONS.items()
@@ -48,43 +46,20 @@ def options() -> list[discord.SelectOption]:
     ]
 
 
-class MoreSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=links.template(ACTION)):
+class MoreSelect(JobSelect):
     """One select for the actions that go on from a result, to stay within 5 rows of 5."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Select(
-                custom_id=links.custom_id(ACTION, job_id),
-                placeholder="More… (vary, zoom, pan, upscale, emoji)",
-                options=options(),
-                min_values=1,
-                max_values=1,
-            )
-        )
-        self.job_id = job_id
+    action, placeholder = ACTION, "More… (vary, zoom, pan, upscale, emoji)"
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> MoreSelect:
-        return cls(int(match["id"]))
+    def __init__(self, job_id: int, options: list[discord.SelectOption] | None = None) -> None:
+        super().__init__(job_id, options or choices())
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            values = (interaction.data or {}).get("values") or []
-            job = await interaction.client.service.store.get_job(self.job_id)
-            if job is None:
-                raise NotFound("I can't find that job any more.")
-            value = str(values[0]) if values else ""
-            if value in EXPRESSION_LABELS:  # not a job: an upload to the server
-                await add_expression(interaction, job, value)
-                return
-            await interaction.response.defer(thinking=True, ephemeral=private(job))
-            await run_action(interaction, job, value)
-        except EaselError as exc:
-            await send_error(interaction, exc)
-        except Exception as exc:
-            await send_unexpected(interaction, exc)
+    async def act(self, interaction: discord.Interaction[Any], job: Job, value: str) -> None:
+        if value in EXPRESSION_LABELS:  # not a job: an upload to the server
+            await add_expression(interaction, job, value)
+            return
+        await interaction.response.defer(thinking=True, ephemeral=private(job))
+        await run_action(interaction, job, value)
 
 
 async def run_action(interaction: discord.Interaction[Any], job: Job, action: str) -> None:

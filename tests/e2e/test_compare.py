@@ -84,3 +84,11 @@ async def test_compare_keeps_going_when_one_model_fails(easel, world, router):
     assert len(message.attachments) == 2  # the grid and the one that worked
     assert "Gemini 3 Pro Image failed" in message.content
     assert len(message.component(pick_id(message))["options"]) == 1
+
+
+async def test_models_autocomplete_keeps_the_names_before(easel, world):
+    fake, _guild, channel, alice, _bob = world
+    await fake.wait_for_commands(["compare"])
+    options = {"prompt": "x", "models": f"{GPT}, gemini-3-pro"}
+    choices = await fake.autocomplete(alice, channel, "compare", options, focused="models")
+    assert [c["value"] for c in choices] == [f"{GPT}, {GEMINI}"]

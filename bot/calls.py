@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot import canvas, compare, describe, iterate, media
 from bot.catalog import Catalog, ModelInfo
 from bot.domain import (
     ApiFamily,
@@ -19,7 +20,7 @@ from bot.domain import (
     RouterResult,
     Usage,
 )
-from bot.errors import EaselError
+from bot.errors import EaselError, NotFound
 from bot.router import RouterClient
 from bot.router.profiles import Attribution
 from bot.sessions import Conversations
@@ -44,6 +45,8 @@ class Calls:
 
     def weight_of(self, job: Job) -> int:
         """How many router calls the job makes at once: a chat model makes one image a call."""
+        if job.spec.models:
+            return len(job.spec.models)
         chat = self.catalog.get(job.spec.model).family is ApiFamily.CHAT
         return job.spec.n if chat and job.kind is not JobKind.REFINE else 1
 
@@ -57,15 +60,48 @@ class Calls:
         inputs = [await self.store.input_image(h) for h in job.input_images]
         if job.kind is JobKind.REFINE:
             return await self._refine(job, model, inputs)
+        if job.kind is JobKind.DESCRIBE:
+            return Called(await describe.run(self.router, model.id, inputs, who))
+        if job.spec.models:
+            return Called(*await compare.run(self.catalog, job, self._one(job)))
+        if "pick" in job.origin:  # one original of a comparison: already made and paid for
+            return Called(await self._picked(job.origin["pick"]))
         if model.family is ApiFamily.IMAGES:
             if job.kind is JobKind.IMAGINE:
                 return _counted(await self.router.generate(job.prompt, spec, who=who), spec.n)
             mask = await self.store.input_image(job.mask_image) if job.mask_image else None
             edited = await self.router.edit(job.prompt, inputs, spec, mask=mask, who=who)
+            if job.origin.get("resample"):  # an upscale: the model's largest, then a resample
+                return await _resampled(edited, float(job.origin["resample"]))
             return _counted(edited, spec.n)
         # base64 of large inputs: off the event loop
         message = await asyncio.to_thread(RouterClient.user_message, job.prompt, inputs)
         return await chat_n(self.router, model, [message], spec, who=who)
+
+    def _one(self, job: Job) -> compare.OneCall:
+        who = attribution(job)
+
+        async def one(model: ModelInfo, spec: ImageSpec) -> RouterResult:
+            if model.family is ApiFamily.IMAGES:
+                return await self.router.generate(job.prompt, spec, who=who)
+            message = RouterClient.user_message(job.prompt, [])
+            called = await chat_n(self.router, model, [message], spec, who=who)
+            return called.result
+
+        return one
+
+    async def _picked(self, pick: dict[str, Any]) -> RouterResult:
+        source = await self.store.get_job(int(pick["from"]))
+        index = int(pick["index"]) + 1  # the grid comes first
+        sha = source.result_images[index] if source and index < len(source.result_images) else None
+        if sha is None:
+            raise NotFound("That comparison is gone.")
+        info = await self.store.image_info(sha)
+        data = await self.store.get_image(sha)
+        width, height = (info.width, info.height) if info else (None, None)
+        return RouterResult(
+            images=(GeneratedImage(data, info.mime if info else media.PNG, width, height),)
+        )
 
     async def _refine(self, job: Job, model: ModelInfo, inputs: list[InputImage]) -> Called:
         turn = await self.sessions.context(job, model, inputs)
@@ -141,6 +177,14 @@ async def chat_n(
     failed = f"{len(errors)} call{'s' if len(errors) != 1 else ''} failed"
     note = f"⚠️ {len(merged.images)} of {spec.n} images; {failed} ({reason}). Retry missing makes the rest."
     return Called(merged, (note,))
+
+
+async def _resampled(result: RouterResult, factor: float) -> Called:
+    bigger = []
+    for image in result.images:
+        data, width, height = await asyncio.to_thread(canvas.resample, image.data, factor)
+        bigger.append(GeneratedImage(data, media.PNG, width, height))
+    return Called(replace(result, images=tuple(bigger)), (iterate.resample_note(factor),))
 
 
 def _counted(result: RouterResult, asked: int) -> Called:

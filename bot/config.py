@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     refine_model: str = ""
     # How long a server's rules are cached; another process's change is seen within this.
     rules_cache_seconds: float = Field(5.0, ge=0, le=300)
+    describe_model: str = "vertex/google/gemini-2.5-flash-image-preview"  # /describe's prompts
     request_timeout: float = Field(180.0, gt=0, le=3600)
     router_max_retries: int = Field(3, ge=0, le=10)
     router_retry_budget: float = Field(120.0, ge=0, le=3600)

@@ -20,6 +20,7 @@ class JobKind(enum.StrEnum):
     IMAGINE = "imagine"
     EDIT = "edit"
     REFINE = "refine"
+    DESCRIBE = "describe"  # an image in, four prompts out (text only)
 
 
 class JobStatus(enum.StrEnum):
@@ -48,6 +49,7 @@ class ImageSpec:
     output_format: str | None = None  # images family: png, jpeg, webp
     output_compression: int | None = None  # images family, jpeg/webp: 0-100
     input_fidelity: str | None = None  # images edits: high, low
+    models: tuple[str, ...] | None = None  # /compare: every model the prompt runs on
 
     def to_params(self) -> dict[str, Any]:
         """The non-empty fields, for storing with a job."""
@@ -56,7 +58,10 @@ class ImageSpec:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ImageSpec:
         names = cls.__dataclass_fields__.keys()
-        return cls(**{k: v for k, v in params.items() if k in names})
+        fields = {k: v for k, v in params.items() if k in names}
+        if fields.get("models") is not None:  # JSON gives a list back
+            fields["models"] = tuple(fields["models"])
+        return cls(**fields)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def spec_for(
     resolution: str | None = None,
     quality: str | None = None,
     output_format: str | None = None,
+    background: str | None = None,
 ) -> tuple[ImageSpec, list[str]]:
     """The spec for ``model`` and a note for each option it ignores or approximates."""
     notes = []
@@ -34,6 +35,11 @@ def spec_for(
         for name, value in (("quality", quality), ("format", output_format)):
             if value:
                 notes.append(f"{name} ignored: {model.label} answers PNG at its own quality.")
+        if background:
+            notes.append(
+                f"background ignored: {model.label} chooses its own background; "
+                "a GPT Image model makes transparent ones."
+            )
         spec = ImageSpec(model=model.id, n=n, aspect_ratio=aspect, resolution=resolution)
         return spec, notes
     if resolution:
@@ -44,7 +50,16 @@ def spec_for(
     size = size_for_aspect(aspect)
     if size and _EXACT[size] != aspect:
         notes.append(f"aspect {aspect} became {size}, the nearest size {model.label} makes.")
-    spec = ImageSpec(model=model.id, n=n, size=size, quality=quality, output_format=output_format)
+    if background == "transparent" and output_format is None:
+        output_format = "png"  # transparency needs PNG or WebP; the router's default may not be
+    spec = ImageSpec(
+        model=model.id,
+        n=n,
+        size=size,
+        quality=quality,
+        output_format=output_format,
+        background=background,
+    )
     return spec, notes
 
 

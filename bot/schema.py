@@ -101,6 +101,8 @@ jobs = sa.Table(
     sa.Index("ix_jobs_status_created_at", "status", "created_at"),
     sa.Index("ix_jobs_delivery_state_id", "delivery_state", "id"),
 )
+# On SQLite, migration 0009 adds jobs_fts, an FTS5 index of jobs.prompt kept by triggers, for
+# /history's search (bot/storage/history.py); it is no Table here, as FTS5 tables can't be.
 
 job_images = sa.Table(
     "job_images",

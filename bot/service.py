@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from bot import iterate
 from bot.calls import Calls
 from bot.catalog import Catalog, ModelInfo
 from bot.config import Settings
@@ -127,9 +128,12 @@ class ImageService(JobRunner):
         *,
         user_id: str | None = None,
         origin: dict[str, Any] | None = None,
+        parent_job_id: int | None = None,
     ) -> Job:
         """Validate the request and store it as a queued job; invalid options fail the job."""
-        request = Request(JobKind.IMAGINE, prompt.strip(), spec, user_id, origin or {})
+        request = Request(
+            JobKind.IMAGINE, prompt.strip(), spec, user_id, origin or {}, parent_job_id
+        )
         request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
             self._checked(request)
@@ -146,11 +150,10 @@ class ImageService(JobRunner):
         user_id: str | None = None,
         origin: dict[str, Any] | None = None,
         parent_job_id: int | None = None,
+        kind: JobKind = JobKind.EDIT,
     ) -> Job:
         """Check and store the input images, then the job; bad input fails the job with a reason."""
-        request = Request(
-            JobKind.EDIT, prompt.strip(), spec, user_id, origin or {}, parent_job_id=parent_job_id
-        )
+        request = Request(kind, prompt.strip(), spec, user_id, origin or {}, parent_job_id)
         request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
             model = self._checked(request)
@@ -176,6 +179,8 @@ class ImageService(JobRunner):
         check_may_use(job, user_id, origin, sees)
         spec = replace(job.spec, n=n) if n else job.spec
         origin = {k: v for k, v in (origin or job.origin).items() if k != "warnings"}
+        # What an iteration is (an upscale's resample) goes with the retry too.
+        origin = {**{k: job.origin[k] for k in iterate.KEPT if k in job.origin}, **origin}
         request = self._like(job, job.prompt, spec, user_id or job.user_id, origin)
         request, rules = await self._admitted(request)
         async with self.records.kept_on_failure(request):
@@ -241,6 +246,32 @@ class ImageService(JobRunner):
             )
         hashes = [await self._put(image) for image in prepared]
         return await self.records.store(noted(request, notes), hashes)
+
+    async def submit_iterate(
+        self,
+        job: Job,
+        action: str,
+        *,
+        user_id: str | None,
+        origin: dict[str, Any],
+        sees: SeesChannel | None = None,
+    ) -> Job:
+        """Vary, zoom out, pan, square or upscale ``job``'s first image: a child edit job."""
+        check_may_use(job, user_id, origin, sees)
+        if not job.result_images:
+            raise NotFound("That job has no image to go on from.")
+        image = await self.store.get_image(job.result_images[0])
+        step = await iterate.plan(job, action, self.catalog.get(job.spec.model), image)
+        origin = {**origin, **step.origin, "notes": [*origin.get("notes", []), *step.notes]}
+        return await self.submit_edit(
+            step.prompt,
+            step.inputs,
+            step.spec,
+            mask=step.mask,
+            user_id=user_id,
+            origin=origin,
+            parent_job_id=job.id,
+        )
 
     @staticmethod
     def _like(

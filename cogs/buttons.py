@@ -13,6 +13,7 @@ from bot import media
 from bot.domain import Job, JobKind, JobStatus
 from bot.errors import EaselError, NotFound
 from cogs import links, render
+from cogs.iterate import result_items
 from cogs.modals import EditImageModal, RemixModal
 from cogs.paint import PaintButton, paint_items
 from cogs.replies import reply
@@ -224,6 +225,8 @@ def result_view(
         items.append(DeleteButton(job.id))
         if job.kind is JobKind.EDIT:
             items += [EditImageButton(job.id), SourceButton(job.id)]
+        elif job.parent_job_id is not None:  # a pick of a comparison
+            items.append(SourceButton(job.id))
         items += paint_items(job) if paint else []  # with PUBLIC_URL (cogs.paint)
         if job.result_images and job.session_id is None:
             # Threads need a server channel: in a DM or on a private result, refining goes on
@@ -234,6 +237,8 @@ def result_view(
             items += [RevertButton(job.id), BranchButton(job.id)]
     for item in items:
         view.add_item(item)
+    for extra in result_items(job) if ok and not running else ():
+        view.add_item(extra)  # More… (vary, zoom, pan…), a comparison's pick, /describe's prompts
     return view
 
 

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS, Catalog
+from bot.catalog import (
+    ASPECT_RATIOS,
+    BACKGROUNDS,
+    OUTPUT_FORMATS,
+    QUALITIES,
+    RESOLUTIONS,
+    Catalog,
+)
+from bot.domain import ImageSpec, Job
 from bot.errors import EaselError
+from bot.inputs import RawImage
 from bot.options import spec_for
 from cogs import links
 from cogs.replies import send_error
+from cogs.sources import Sources
 
 if TYPE_CHECKING:
     from bot.app import EaselBot
@@ -30,6 +40,10 @@ class Imagine(commands.Cog):
 
     def __init__(self, bot: EaselBot) -> None:
         self.bot = bot
+        self.sources = Sources(bot)
+
+    async def cog_unload(self) -> None:
+        await self.sources.close()
 
     @app_commands.command(name="imagine", description="Generate images from a prompt")
     @app_commands.describe(
@@ -42,8 +56,13 @@ class Imagine(commands.Cog):
         format="File format (GPT Image models)",
         private="Only you see the result (default: the server's setting)",
         thread="Open a thread from the result where every message refines it",
+        reference="A reference image to draw from",
+        reference2="A second reference image",
+        reference3="A third reference image",
+        background="transparent, opaque or auto (GPT Image models)",
     )
     @app_commands.choices(
+        background=_choices(BACKGROUNDS),
         aspect=_choices(ASPECT_RATIOS),
         resolution=_choices(RESOLUTIONS),
         quality=_choices(QUALITIES),
@@ -61,6 +80,10 @@ class Imagine(commands.Cog):
         format: str | None = None,
         private: bool | None = None,
         thread: bool = False,
+        reference: discord.Attachment | None = None,
+        reference2: discord.Attachment | None = None,
+        reference3: discord.Attachment | None = None,
+        background: str | None = None,
     ) -> None:
         service = self.bot.service
         actor = links.actor_origin(interaction)
@@ -78,20 +101,35 @@ class Imagine(commands.Cog):
         chosen = service.catalog.get(model or default or self.bot.settings.imagine_model)
         spec, notes = spec_for(
             chosen, n=count, aspect=aspect, resolution=resolution, quality=quality,
-            output_format=format,
+            output_format=format, background=background,
         )  # fmt: skip
         # A private result can't carry a public thread.
         origin = links.interaction_origin(
             interaction, private=private, open_thread=thread and not private, notes=notes
         )
         try:
-            job = await service.submit_imagine(
-                prompt, spec, user_id=str(interaction.user.id), origin=origin
-            )
+            references = await self.sources.uploads((reference, reference2, reference3))
+            job = await self._submit(prompt, spec, references, str(interaction.user.id), origin)
         except EaselError as exc:
             await send_error(interaction, exc, prompt=prompt)
             return
         await self.bot.delivery.launch(job)
+
+    async def _submit(
+        self,
+        prompt: str,
+        spec: ImageSpec,
+        references: list[RawImage],
+        user_id: str,
+        origin: dict[str, Any],
+    ) -> Job:
+        """A plain /imagine; with reference images, an edit of them (images models: the edits
+        endpoint; chat models: image parts)."""
+        service = self.bot.service
+        if not references:
+            return await service.submit_imagine(prompt, spec, user_id=user_id, origin=origin)
+        origin = {**origin, "action": "references"}
+        return await service.submit_edit(prompt, references, spec, user_id=user_id, origin=origin)
 
     @imagine.autocomplete("model")
     async def model_autocomplete(

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot import fitting
+from bot import describe, fitting
 from bot.catalog import Catalog
-from bot.domain import Job
+from bot.domain import Job, JobKind
 from bot.errors import EaselError, RateLimited
+from bot.iterate import ACTIONS
 
 MESSAGE_LIMIT = 25 * 1024 * 1024  # Discord's whole-request cap
 OK_COLOUR = discord.Colour.from_rgb(88, 101, 242)
@@ -68,7 +69,7 @@ async def result_payload(
     for index, fit in enumerate(fitted, start=1):
         alt = clip(f"Image {index} of {len(fitted)} for: {job.prompt}", ALT_TEXT_LIMIT)
         files.append((f"easel-{job.id}-{index}.{fit.ext}", fit.data, alt))
-    embed = discord.Embed(description=clip(job.prompt, 3500), colour=OK_COLOUR)
+    embed = discord.Embed(description=clip(_described(job) or job.prompt, 3500), colour=OK_COLOUR)
     title = f"{job.kind.value.capitalize()} · job {job.id}"
     embed.set_author(name=f"v{version} · {title}" if version else title)
     model = catalog.get(job.spec.model)
@@ -84,7 +85,7 @@ async def result_payload(
         notes.append(
             "Re-encoded to fit Discord's upload limit; use Full resolution for the original."
         )
-    if job.result_text:
+    if job.result_text and job.kind is not JobKind.DESCRIBE:
         notes.append(f"Model: {clip(job.result_text, 300)}")
     if notes:
         embed.set_footer(text=clip("\n".join(notes), 2048))
@@ -146,7 +147,7 @@ def lineage_text(chain: list[Job], catalog: Catalog, guild_id: int | None) -> st
         head = "This image" if depth == 0 else "↳ from"
         inputs = len(job.input_images)
         parts = [
-            f"{head}: **job {job.id}** ({job.kind.value}, {catalog.get(job.spec.model).label})",
+            f"{head}: **job {job.id}** ({_kind(job)}, {catalog.get(job.spec.model).label})",
             f"“{clip(job.prompt, 300)}”",
         ]
         if inputs:
@@ -161,6 +162,30 @@ def lineage_text(chain: list[Job], catalog: Catalog, guild_id: int | None) -> st
             parts.append(f"images from {link}")
         lines.append(" · ".join(parts))
     return clip("\n".join(lines), 2000)
+
+
+def _described(job: Job) -> str | None:
+    """A /describe result: its prompts, numbered as its buttons are."""
+    if job.kind is not JobKind.DESCRIBE:
+        return None
+    found = describe.prompts(job.result_text)
+    return (
+        "\n".join(f"**{i}.** {p}" for i, p in enumerate(found, start=1)) or "No prompts came back."
+    )
+
+
+LABELS = {
+    **ACTIONS,
+    "blend": "Blend",
+    "references": "imagine with references",
+    "compare": "compare",
+}
+
+
+def _kind(job: Job) -> str:
+    """The job's kind, or the action it went on from its parent with (Zoom out 2×, …)."""
+    action = job.origin.get("action")
+    return LABELS.get(action, job.kind.value) if isinstance(action, str) else job.kind.value
 
 
 def _sizes(fitted: list[fitting.FittedImage], job: Job) -> str:

@@ -164,6 +164,17 @@ class Sources:
             return RawImage(first, "mask.png")
         return None
 
+    async def uploads(self, attachments: Sequence[discord.Attachment | None]) -> list[RawImage]:
+        """A command's image options, downloaded in order; sizes checked before any download."""
+        refs = [
+            ImageRef(f"upload:{index}", a.filename, a.url, a.size)
+            for index, a in enumerate(attachments)
+            if a is not None
+        ]
+        for ref in refs:
+            edits.check_size(ref, self.max_bytes)
+        return [RawImage(await self.download(ref), ref.name) for ref in refs]
+
     async def _fetch(self, ref: ImageRef, owners: dict[int, discord.Message]) -> bytes:
         """Download; on an expired link, fetch the message again for a fresh one, once."""
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.storage.budgets import BudgetTables
 from bot.storage.engine import make_engine
 from bot.storage.files import ImageFiles
+from bot.storage.history import JobHistory
 from bot.storage.jobs import JobTables
 from bot.storage.paints import PaintLink, PaintLinks
 from bot.storage.rules import GuildRules
@@ -19,6 +20,7 @@ __all__ = ["PaintLink", "Store", "make_engine"]
 class Store(
     JobTables,
     JobSweeps,
+    JobHistory,
     SessionTables,
     ImageFiles,
     ChannelSettings,

@@ -51,7 +51,9 @@ class JobTables(StoreBase):
         now = _now()
         linked = [("input", i, h) for i, h in enumerate(input_images)]
         linked += [("mask", 0, mask_image)] if mask_image else []
-        async with self._tx(immediate=hold is not None) as conn:
+        # IMMEDIATE: the insert also feeds SQLite's FTS5 index (migration 0009), which reads
+        # its own tables first; a reader that fell behind could then not become the writer.
+        async with self._tx(immediate=True) as conn:
             job_id = await _insert_id(
                 conn,
                 jobs,

@@ -39,7 +39,7 @@ class JobSweeps(StoreBase):
             return 0, None
         stmt = jobs.delete().where(jobs.c.id.in_(ids), _deletable(before))
         deleted = 0
-        async with self._tx() as conn:
+        async with self._tx(immediate=True) as conn:  # the FTS5 index is written too
             # A job goes once its children have: they are newer, so in an earlier batch or
             # in this one, deleted (job_images by ON DELETE CASCADE) until nothing more goes.
             while count := (await conn.execute(stmt)).rowcount:

@@ -112,7 +112,12 @@ async def test_migrations_match_the_table_definitions(store):
     """The hand-written migration and the Table objects the code uses describe one schema."""
 
     def diff(conn: sa.Connection) -> list:
-        return compare_metadata(MigrationContext.configure(conn), metadata)
+        # SQLite's FTS5 index for /history (jobs_fts and its shadow tables) is no Table object.
+        def ours(name, type_, *_):  # noqa: ANN001, ANN202
+            return not (type_ == "table" and name.startswith("jobs_fts"))
+
+        context = MigrationContext.configure(conn, opts={"include_name": ours})
+        return compare_metadata(context, metadata)
 
     async with store._engine.connect() as conn:
         assert await conn.run_sync(diff) == []

@@ -144,6 +144,8 @@ class Guild:
     members: dict[int, Member] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
     locale: str = "en-US"
+    emojis: list[dict[str, Any]] = field(default_factory=list)  # created by the bot, with "data"
+    stickers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def premium_tier(self) -> int:

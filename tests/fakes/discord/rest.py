@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import errors, rest_channels, rest_commands, rest_interactions, rest_threads
+from . import (
+    errors,
+    rest_channels,
+    rest_commands,
+    rest_expressions,
+    rest_interactions,
+    rest_threads,
+)
 from .payloads import user_payload
 from .restkit import (
     BODY_KEY,
@@ -45,6 +52,7 @@ def build_api(
     app.add_routes(routes)
     app.add_routes(rest_channels.routes)
     app.add_routes(rest_threads.routes)
+    app.add_routes(rest_expressions.routes)
     app.add_routes(rest_commands.routes)
     app.add_routes(rest_interactions.routes)
     return app

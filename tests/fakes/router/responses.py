@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from PIL import Image
 
 from bot.catalog import GEMINI_SIZES
 
@@ -160,6 +163,8 @@ def _chat_message(job: ChatJob, fault: str | None) -> tuple[dict[str, Any], str]
     if fault == "no_image":
         text = f"I could not draw an image for {shown!r}, but I can describe it in words instead."
         return {"role": "assistant", "content": text}, "stop"
+    if job.text_only:
+        return {"role": "assistant", "content": _describe(job)}, "stop"
     width, height = chat_size(job, fault)
     if fault == "huge":
         raw = imaging.huge((width, height), "png")
@@ -187,6 +192,20 @@ def chat_cost(job: ChatJob, fault: str | None) -> float:
     images = 0 if fault in ("refusal", "no_image") else 1
     tier = "4K" if fault == "huge" else job.image_size
     return float(_chat_usage(job, images, tier)["cost"])
+
+
+def _describe(job: ChatJob) -> str:
+    """Words about the last image sent: its main colour and shape, four ways, numbered."""
+    if job.base is None or job.base_info is None:
+        return "There is no image to describe."
+    with Image.open(io.BytesIO(job.base)) as img:
+        red, green, blue = img.convert("RGB").resize((1, 1)).getpixel((0, 0))
+    colour = f"#{red:02x}{green:02x}{blue:02x}"
+    size = f"{job.base_info.width}x{job.base_info.height}"
+    styles = ("a photograph", "a watercolour", "a pencil sketch", "a 3D render")
+    return "\n".join(
+        f"{i}. {style} of a scene in {colour}, {size}" for i, style in enumerate(styles, start=1)
+    )
 
 
 def chat_body(job: ChatJob, fault: str | None, report_cost: bool = True) -> bytes:

@@ -106,6 +106,7 @@ class ChatJob:
     base_info: ImageInfo | None = None
     image_count: int = 0
     modalities: Any = None  # as sent; a mode that needs them answers text only without "image"
+    text_only: bool = False  # modalities ["text"]: the answer is words, no image
 
 
 # ----- shared field checks -------------------------------------------------------------------
@@ -594,6 +595,7 @@ def parse_chat(
         )
     _chat_options(body)
     job.aspect_ratio, job.image_size = _image_config(body.get("image_config"))
+    job.text_only = body.get("modalities") == ["text"]
     for i, message in enumerate(messages):
         role, text, images = _message(message, f"messages[{i}]")
         job.image_count += len(images)

@@ -1,7 +1,5 @@
-"""The store on a real SQLite file: migrations, restarts, atomic image files, compare-and-set.
-
-Set EASEL_TEST_DATABASE_URL=postgresql+asyncpg://... to run the same tests on PostgreSQL
-(the database is emptied first).
+"""The store on a real SQLite file and a real PostgreSQL server (``store_url``): migrations,
+restarts, atomic image files, compare-and-set.
 """
 
 import asyncio
@@ -23,7 +21,7 @@ import bot.storage.files
 from bot.domain import JobKind, JobStatus
 from bot.errors import ConfigError, ImageMissing, NotFound, StorageError
 from bot.schema import images, job_images, jobs, metadata, turn_images
-from bot.storage import Store, make_engine
+from bot.storage import Store
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -41,16 +39,8 @@ TABLES = {
 
 
 @pytest.fixture
-async def url(tmp_path):
-    given = os.environ.get("EASEL_TEST_DATABASE_URL")
-    if not given:
-        return f"sqlite+aiosqlite:///{tmp_path / 'easel.db'}"
-    engine = make_engine(given)
-    async with engine.begin() as conn:
-        await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        await conn.exec_driver_sql("CREATE SCHEMA public")
-    await engine.dispose()
-    return given
+def url(store_url):
+    return store_url
 
 
 @pytest.fixture

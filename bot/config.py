@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     router_result_hosts: str = ""
     data_dir: Path = Path("data")
     database_url: str | None = None
+    # Unset: images in DATA_DIR/images; s3://bucket/prefix: an S3-compatible object store.
+    image_store: str | None = None
+    s3_endpoint_url: str | None = None
     catalog_file: Path | None = None
     log_level: str = "INFO"
     max_input_bytes: int = Field(50 * 1024 * 1024, gt=0)
@@ -90,6 +93,20 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be a URL starting with http:// or https://")
         return value.rstrip("/")  # paths are appended to it
+
+    @field_validator("image_store")
+    @classmethod
+    def _image_store(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,62}(/\S*)?", value):
+            raise ValueError("must be empty (the local directory) or s3://bucket/prefix")
+        return value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be a URL starting with http:// or https://")
+        return value
 
     @field_validator("discord_gateway_url")
     @classmethod

@@ -81,7 +81,12 @@ class ImageService:
                 retry_budget=settings.router_retry_budget,
                 result_hosts=settings.result_hosts,
             ) as router,
-            await Store.open(settings.database, settings.data_dir) as store,
+            await Store.open(
+                settings.database,
+                settings.data_dir,
+                image_store=settings.image_store,
+                s3_endpoint=settings.s3_endpoint_url,
+            ) as store,
         ):
             catalog = Catalog.load(settings.catalog_file)
             limits = Limits.from_settings(settings)

@@ -6,6 +6,8 @@ PostgreSQL server (``tests/pg.py``). Use it in any test of the store, the queue 
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests import pg
@@ -43,3 +45,38 @@ async def store_url(request, tmp_path):
     name = await pg.fresh_database(server)
     yield server.url(name)
     await pg.drop_database(server, name)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """The session's S3-protocol server (moto), or fail in CI / skip locally."""
+    try:
+        from tests import s3
+
+        server = s3.MotoServer()
+        server.start()
+    except (ImportError, RuntimeError, OSError) as exc:
+        pg.unavailable("The S3 test server (moto)", str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def image_store(s3_server, monkeypatch):
+    """A fresh bucket: (IMAGE_STORE, S3_ENDPOINT_URL), with test credentials in the env."""
+    from aiobotocore.session import get_session
+
+    from tests import s3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    bucket = f"easel-{next(_buckets)}"
+    async with get_session().create_client("s3", endpoint_url=s3_server.endpoint) as client:
+        await client.create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/images", s3_server.endpoint
+
+
+_buckets = itertools.count(1)

@@ -16,6 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import bot.storage
+import bot.storage.blobs
 import bot.storage.engine
 import bot.storage.files
 from bot.domain import JobKind, JobStatus
@@ -147,7 +148,7 @@ async def test_interrupted_write_leaves_nothing_behind(store, monkeypatch):
     def disk_gone(fd):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(bot.storage.files.os, "fsync", disk_gone)
+    monkeypatch.setattr(bot.storage.blobs.os, "fsync", disk_gone)
     with pytest.raises(StorageError, match="Input/output error"):
         await store.put_image(PNG, "image/png")
     assert not final.exists()
@@ -217,15 +218,15 @@ async def test_storing_an_image_again_makes_it_young_again(store):
 
 async def test_put_image_writes_the_file_again_if_a_sweep_took_it_meanwhile(store, monkeypatch):
     digest = (await store.put_image(PNG, "image/png")).sha256
-    real = bot.storage.files._file_has_size
+    real = store.blobs.has
 
-    async def seen_then_swept(path, size):
-        found = await real(path, size)
-        path.unlink(missing_ok=True)  # a sweep deleting it right after the check
-        monkeypatch.setattr(bot.storage.files, "_file_has_size", real)
+    async def seen_then_swept(key, size):
+        found = await real(key, size)
+        await store.blobs.remove(key)  # a sweep deleting it right after the check
+        monkeypatch.setattr(store.blobs, "has", real)
         return found
 
-    monkeypatch.setattr(bot.storage.files, "_file_has_size", seen_then_swept)
+    monkeypatch.setattr(store.blobs, "has", seen_then_swept)
     await store.put_image(PNG, "image/png")
     assert await store.get_image(digest) == PNG
 

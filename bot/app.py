@@ -132,21 +132,44 @@ class EaselBot(commands.Bot):
             await self.health.start()
 
     async def health_report(self) -> dict[str, Any]:
-        """Gateway, store and queue, for the health endpoint."""
+        """Gateway (each shard's, when sharded), store and queue, for the health endpoint."""
         try:
             store_ok = await self.service.store.ping()
         except Exception:
             store_ok = False
-        ws = getattr(self, "ws", None)
-        connected = ws is not None and ws.open and not self.is_closed()
-        latency = self.latency  # NaN before the first heartbeat
-        return {
+        shards = self.shard_report()
+        connected = bool(shards) and all(s["gateway"] == "connected" for s in shards.values())
+        report: dict[str, Any] = {
             "gateway": "connected" if connected else "disconnected",
             "ready": self.is_ready(),
-            "latency_ms": None if latency != latency else round(latency * 1000),
+            "latency_ms": _ms(self.latency),
             "queue_depth": self.queue.depth,
             "running": len(self.queue.running()),
             "store": "ok" if store_ok else "unreachable",
+        }
+        if self.settings.sharded:
+            report["shard_count"] = self.shard_count
+            report["shards"] = shards
+        return report
+
+    def shard_report(self) -> dict[str, dict[str, Any]]:
+        """Each shard this process runs: connected or not, and its heartbeat latency."""
+        found: dict[int, Any] = getattr(self, "shards", None) or {}
+        if not found:  # one connection for everything, as without sharding
+            ws = getattr(self, "ws", None)
+            up = ws is not None and ws.open and not self.is_closed()
+            return {
+                "0": {
+                    "gateway": "connected" if up else "disconnected",
+                    "latency_ms": _ms(self.latency),
+                }
+            }
+        return {
+            str(shard_id): {
+                "gateway": "disconnected" if info.is_closed() else "connected",
+                "latency_ms": _ms(info.latency),
+            }
+            for shard_id, info in sorted(found.items())
         }
 
     async def sync_commands(self) -> None:
@@ -186,6 +209,25 @@ class EaselBot(commands.Bot):
         await super().close()
 
 
+class ShardedEaselBot(EaselBot, commands.AutoShardedBot):
+    """The same bot on discord.py's sharded client: the process runs only ``SHARD_IDS``."""
+
+
+def make_bot(
+    settings: Settings, service: ImageService, queue: JobQueue, **options: Any
+) -> EaselBot:
+    """``EaselBot``, or its sharded kind when ``SHARD_COUNT`` is set (``auto``: Discord's count)."""
+    if not settings.sharded:
+        return EaselBot(settings, service, queue, **options)
+    count = None if settings.shard_count == "auto" else int(settings.shard_count or 1)
+    ids = list(settings.shards) if settings.shards else None
+    return ShardedEaselBot(settings, service, queue, shard_count=count, shard_ids=ids, **options)
+
+
+def _ms(latency: float) -> int | None:
+    return None if latency != latency else round(latency * 1000)  # NaN before a heartbeat
+
+
 def point_discord_at(settings: Settings) -> None:
     """Send REST and gateway traffic to a proxy or a test server instead of discord.com."""
     if settings.discord_api_base:
@@ -211,7 +253,7 @@ async def _serve(settings: Settings, token: str) -> int:
             max_concurrent=settings.max_concurrent_jobs,
             max_per_user=settings.max_jobs_per_user,
         )
-        async with EaselBot(settings, service, queue) as bot:
+        async with make_bot(settings, service, queue) as bot:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):

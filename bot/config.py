@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
     max_queued_per_user: int = Field(5, ge=1, le=1000)
+    # Sharding: unset, one process serves every guild on one connection, as before.
+    shard_count: str | None = None  # a number, or "auto": Discord's recommendation
+    shard_ids: str | None = None  # the shards this process runs, e.g. "0-3" or "0,2"
     health_port: int | None = Field(None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
 
@@ -107,6 +110,42 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be a URL starting with http:// or https://")
         return value
+
+    @field_validator("shard_count")
+    @classmethod
+    def _shard_count(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() == "auto":
+            return None if value is None else "auto"
+        if not value.strip().isdigit() or not 1 <= int(value) <= 100_000:
+            raise ValueError("must be a number of shards (1 or more) or auto")
+        return str(int(value))
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_shard_ids(value)
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Self:
+        ids = self.shards
+        if ids and self.shard_count in (None, "auto"):
+            raise ValueError("SHARD_IDS needs SHARD_COUNT set to a number (the same everywhere)")
+        if ids and max(ids) >= int(self.shard_count or 1):
+            raise ValueError(
+                f"SHARD_IDS go from 0 to SHARD_COUNT-1 ({int(self.shard_count or 1) - 1})"
+            )
+        return self
+
+    @property
+    def sharded(self) -> bool:
+        return self.shard_count is not None
+
+    @property
+    def shards(self) -> tuple[int, ...] | None:
+        """``SHARD_IDS`` as a tuple, or None for every shard."""
+        return parse_shard_ids(self.shard_ids) if self.shard_ids else None
 
     @field_validator("discord_gateway_url")
     @classmethod
@@ -139,6 +178,8 @@ class Settings(BaseSettings):
     def _default_worker_id(self) -> Self:
         if not self.worker_id:
             self.worker_id = default_worker_id(self.data_dir, self.database_url)
+            if self.shard_ids:  # shard processes on one host each get their own id
+                self.worker_id = f"{self.worker_id}-s{self.shard_ids.replace(',', '.')}"[:64]
         return self
 
     @property
@@ -162,6 +203,17 @@ class Settings(BaseSettings):
         if self.discord_token is None or not self.discord_token.get_secret_value():
             raise ConfigError(DISCORD_TOKEN_HELP)
         return self.discord_token.get_secret_value()
+
+
+def parse_shard_ids(value: str) -> tuple[int, ...]:
+    """``"0-3"``, ``"0,2"``, ``"1"`` or ``"0-1,4"`` as sorted shard ids; ValueError otherwise."""
+    ids: set[int] = set()
+    for part in value.replace(" ", "").split(","):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()) or int(high or low) < int(low):
+            raise ValueError("must be shard numbers and ranges, like 0-3 or 0,2")
+        ids.update(range(int(low), int(high or low) + 1))
+    return tuple(sorted(ids))
 
 
 def default_worker_id(data_dir: Path, database_url: str | None, host: str | None = None) -> str:
@@ -197,5 +249,6 @@ def load_settings(**overrides: Any) -> Settings:
         # Built from the location and message only: pydantic's own text echoes the input value,
         # which may be a secret.
         err = exc.errors()[0]
-        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-        raise ConfigError(f"{name} is invalid: {err['msg']}") from None
+        if not err["loc"]:  # a rule across settings: its message names them
+            raise ConfigError(str(err["msg"]).removeprefix("Value error, ")) from None
+        raise ConfigError(f"{str(err['loc'][0]).upper()} is invalid: {err['msg']}") from None

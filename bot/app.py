@@ -19,9 +19,10 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.health import HealthServer
 from bot.jobs import JobQueue
+from bot.pool import WorkerPool
 from bot.retention import Sweeper
 from bot.service import ImageService
-from bot.workers import claim_lease, keep_lease, release_lease
+from bot.workers import HEARTBEAT_EVERY_S, claim_lease, keep_lease, release_lease
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,11 @@ class EaselBot(commands.Bot):
     """The Discord client; the cogs translate, the service decides."""
 
     def __init__(
-        self, settings: Settings, service: ImageService, queue: JobQueue, **options: Any
+        self,
+        settings: Settings,
+        service: ImageService,
+        queue: JobQueue | WorkerPool,
+        **options: Any,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -122,7 +127,9 @@ class EaselBot(commands.Bot):
         sweeper = Sweeper.from_settings(self.service.store, self.settings)
         every = self.settings.sweep_every_minutes * 60
         self._sweep_task = asyncio.create_task(sweeper.run_forever(every), name="easel-sweep")
-        lease = keep_lease(self.service.store, self.settings.worker_id)
+        lease = keep_lease(
+            self.service.store, self.settings.worker_id, heartbeat_every(self.settings)
+        )
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
         await self.sync_commands()
         if self.settings.health_port:
@@ -189,7 +196,8 @@ class EaselBot(commands.Bot):
 
     async def _resume(self) -> None:
         await self.delivery.resume()
-        await self.queue.resume()
+        if self.settings.run_jobs:  # else workers take them from the store
+            await self.queue.resume()
 
     async def close(self) -> None:
         if self._resume_task is not None and not self._resume_task.done():
@@ -222,6 +230,11 @@ def make_bot(
     count = None if settings.shard_count == "auto" else int(settings.shard_count or 1)
     ids = list(settings.shards) if settings.shards else None
     return ShardedEaselBot(settings, service, queue, shard_count=count, shard_ids=ids, **options)
+
+
+def heartbeat_every(settings: Settings) -> float:
+    """Four heartbeats in a lease, at most 15 s apart."""
+    return min(HEARTBEAT_EVERY_S, settings.worker_lease_seconds / 4)
 
 
 def _ms(latency: float) -> int | None:

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
             "on one host share one store; a second live process with the same id is refused."
         ),
     )
+    # Gateway and workers: RUN_JOBS=false leaves every job to `python -m bot worker` processes.
+    run_jobs: bool = True
+    # A worker silent this long is dead: its running jobs are taken over by another worker.
+    worker_lease_seconds: float = Field(60.0, ge=2, le=3600)
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
     max_queued_per_user: int = Field(5, ge=1, le=1000)

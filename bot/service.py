@@ -219,10 +219,11 @@ class ImageService:
         return self.calls.weight_of(job)
 
     # -- running ----------------------------------------------------------------------------
-    async def run(self, job_id: int) -> JobResult:
-        """Run a queued job to the end; errors are recorded on the job and re-raised."""
+    async def run(self, job_id: int, claimed: Job | None = None) -> JobResult:
+        """Run a queued job (or one this worker ``claimed``) to the end; errors are recorded
+        on the job and re-raised."""
         with job_context(job_id):
-            job = await self._claim(job_id)
+            job = claimed or await self._claim(job_id)
             log.info("running %s with %s", job.kind, job.spec.model)
             try:
                 called = await self.calls.call(job)

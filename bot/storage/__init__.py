@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.storage.claims import JobClaims
 from bot.storage.engine import make_engine
 from bot.storage.files import ImageFiles
 from bot.storage.jobs import JobTables
@@ -13,5 +14,7 @@ from bot.storage.workers import WorkerLeases
 __all__ = ["Store", "make_engine"]
 
 
-class Store(JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, WorkerLeases):
+class Store(
+    JobClaims, JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, WorkerLeases
+):
     """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

@@ -16,9 +16,10 @@ import yarl
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, EaselError
 from bot.health import HealthServer
 from bot.jobs import JobQueue
+from bot.metrics import Metrics
 from bot.pool import WorkerPool
 from bot.retention import Sweeper
 from bot.service import ImageService
@@ -110,8 +111,11 @@ class EaselBot(commands.Bot):
             help_command=None,
             # Nothing the bot posts pings anyone unless the message says so itself.
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=(metrics := Metrics()).trace(),  # counts Discord's 429s
             **options,
         )
+        self.metrics = metrics
+        service.metrics = metrics
         self.settings = settings
         self.service = service
         self.queue = queue
@@ -134,9 +138,26 @@ class EaselBot(commands.Bot):
         await self.sync_commands()
         if self.settings.health_port:
             self.health = HealthServer(
-                self.health_report, self.settings.health_port, self.settings.health_host
+                self.health_report,
+                self.settings.health_port,
+                self.settings.health_host,
+                metrics=self.scrape,
             )
             await self.health.start()
+
+    async def scrape(self) -> bytes:
+        """``/metrics``: the state gauges refreshed, then everything in Prometheus' format."""
+        try:
+            counts = await self.service.store.job_counts()
+        except EaselError:
+            counts = {}
+        latency: dict[str, float] = {}
+        for shard_id, info in (getattr(self, "shards", None) or {}).items():
+            latency[str(shard_id)] = info.latency
+        if not latency and getattr(self, "ws", None) is not None:
+            latency["0"] = self.latency
+        self.metrics.set_state(counts, self.queue.depth, len(self.queue.running()), latency)
+        return self.metrics.render()
 
     async def health_report(self) -> dict[str, Any]:
         """Gateway (each shard's, when sharded), store and queue, for the health endpoint."""

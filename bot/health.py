@@ -1,7 +1,8 @@
 """A small HTTP health endpoint for Docker and orchestrators (off unless HEALTH_PORT is set).
 
 ``GET /health`` answers 200 when the gateway is connected and the store answers, else 503, with
-a JSON body: gateway, queue depth, running jobs, store.
+a JSON body: gateway, queue depth, running jobs, store. ``GET /metrics`` serves Prometheus'
+text format (``bot/metrics.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.metrics import CONTENT_TYPE
+
 log = logging.getLogger(__name__)
 
 
@@ -21,15 +24,24 @@ Report = Callable[[], Awaitable[dict[str, Any]]]
 class HealthServer:
     """Serves whatever ``report`` says; healthy when the gateway and the store are."""
 
-    def __init__(self, report: Report, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        report: Report,
+        port: int,
+        host: str = "127.0.0.1",
+        metrics: Callable[[], Awaitable[bytes]] | None = None,
+    ) -> None:
         self.report = report
         self.port = port
         self.host = host
+        self.metrics = metrics
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/health", self.health)
+        if self.metrics is not None:
+            app.router.add_get("/metrics", self.scrape)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
@@ -45,3 +57,8 @@ class HealthServer:
         # A worker has no gateway: it is healthy when the store answers.
         healthy = body["gateway"] in ("connected", "not used") and body["store"] == "ok"
         return web.json_response(body, status=200 if healthy else 503)
+
+    async def scrape(self, request: web.Request) -> web.Response:
+        assert self.metrics is not None
+        body = await self.metrics()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

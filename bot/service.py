@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -30,6 +31,7 @@ from bot.errors import (
 )
 from bot.inputs import Limits, RawImage, Request, check_may_use, noted, prepare_inputs
 from bot.logs import job_context
+from bot.metrics import Metrics
 from bot.records import JobRecords
 from bot.router import RouterClient
 from bot.sessions import Conversations
@@ -67,6 +69,7 @@ class ImageService:
         )
         self.calls = Calls(router, store, catalog, self.sessions)
         self.records = JobRecords(store, self.limits)
+        self.metrics: Metrics | None = None  # set by the bot, which serves /metrics
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -225,11 +228,15 @@ class ImageService:
         with job_context(job_id):
             job = claimed or await self._claim(job_id)
             log.info("running %s with %s", job.kind, job.spec.model)
+            began = time.monotonic()
             try:
                 called = await self.calls.call(job)
             except EaselError as exc:
+                self._observe(job, began, None)
                 await self._fail(job, exc)
                 raise
+            usage = called.result.usage
+            self._observe(job, began, usage.cost if usage else None)
             try:
                 return await self._finish(job, called.result, called.warnings)
             except Exception as exc:
@@ -241,6 +248,10 @@ class ImageService:
                 )
                 await self._fail(job, failed)
                 raise failed from exc
+
+    def _observe(self, job: Job, began: float, cost: float | None) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_call(job.spec.model, time.monotonic() - began, cost)
 
     async def _fail(self, job: Job, exc: EaselError) -> None:
         log.info("failed: %s", exc.code)

@@ -42,7 +42,10 @@ class WorkerBot(EaselBot):
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
         if self.settings.health_port:
             self.health = HealthServer(
-                self.health_report, self.settings.health_port, self.settings.health_host
+                self.health_report,
+                self.settings.health_port,
+                self.settings.health_host,
+                metrics=self.scrape,
             )
             await self.health.start()
 

@@ -82,3 +82,9 @@ class JobClaims(StoreBase):
                 .returning(jobs.c.id)
             )
             return sorted(result.scalars())
+
+    async def job_counts(self) -> dict[str, int]:
+        """How many stored jobs are in each state (for /metrics)."""
+        stmt = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+        async with self._tx() as conn:
+            return {str(status): int(n) for status, n in (await conn.execute(stmt)).all()}

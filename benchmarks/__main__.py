@@ -1,6 +1,6 @@
 """``make bench``: every benchmark in one run, each printed as ratios against its own baseline."""
 
-from benchmarks import conversation, core, discord, fit, memory
+from benchmarks import conversation, core, discord, fit, memory, scale
 
 
 def main() -> None:
@@ -14,6 +14,10 @@ def main() -> None:
     conversation.main()
     print("\n== peak resident memory: 20 queued 4K jobs, 6 big GIF inputs (benchmarks/memory.py)")
     memory.main()
+    print(
+        "\n== scaling out on PostgreSQL: 1 vs 2 workers, claims at 10k and 1M jobs (benchmarks/scale.py)"
+    )
+    scale.main()
 
 
 if __name__ == "__main__":

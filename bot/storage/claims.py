@@ -24,22 +24,28 @@ QUEUED, RUNNING = JobStatus.QUEUED.value, JobStatus.RUNNING.value
 
 
 def _next_query(max_per_user: int) -> sa.Select[tuple[int]]:
-    running = sa.alias(jobs, "running")
-    earlier = sa.alias(jobs, "earlier")
+    # Running jobs per user, counted once (the status index), not once per queued row.
     busy = (
-        sa.select(sa.func.count())
-        .where(running.c.status == RUNNING, running.c.user_id == jobs.c.user_id)
-        .scalar_subquery()
+        sa.select(jobs.c.user_id.label("user_id"), sa.func.count().label("n"))
+        .where(jobs.c.status == RUNNING)
+        .group_by(jobs.c.user_id)
+        .subquery("busy")
     )
-    turn_waits = sa.exists().where(  # a refine session's turns run one at a time, in order
-        earlier.c.session_id == jobs.c.session_id,
-        earlier.c.status.in_([QUEUED, RUNNING]),
-        earlier.c.id < jobs.c.id,
+    running = sa.func.coalesce(busy.c.n, 0)
+    earlier = sa.alias(jobs, "earlier")
+    turn_waits = sa.and_(  # a refine session's turns run one at a time, in order
+        jobs.c.session_id.is_not(None),
+        sa.exists().where(
+            earlier.c.session_id == jobs.c.session_id,
+            earlier.c.status.in_([QUEUED, RUNNING]),
+            earlier.c.id < jobs.c.id,
+        ),
     )
     return (
         sa.select(jobs.c.id)
-        .where(jobs.c.status == QUEUED, busy < max_per_user, ~turn_waits)
-        .order_by(busy, jobs.c.id)
+        .select_from(jobs.outerjoin(busy, busy.c.user_id == jobs.c.user_id))
+        .where(jobs.c.status == QUEUED, running < max_per_user, ~turn_waits)
+        .order_by(running, jobs.c.id)
         .limit(1)
     )
 

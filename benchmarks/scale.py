@@ -31,7 +31,7 @@ from bot.storage import Store
 from bot.workers import claim_lease
 from tests import pg
 
-LATENCY_S = 0.5
+LATENCY_S = 2.0  # real routers take 10–60 s: workers wait, they do not compute
 JOBS = 48
 SLOTS = 4
 

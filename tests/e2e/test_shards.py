@@ -138,6 +138,8 @@ async def test_two_shard_processes_answer_each_server_once_by_the_right_shard(
                 if event in ("INTERACTION_CREATE", "MESSAGE_CREATE") and data.get("guild_id")
             }
             assert seen == {guilds[session.shard[0]].id}, session.shard
+        for job in jobs:  # run by the process of its server's shard
+            assert job.claimed_by == f"shard-{(int(job.origin['guild_id']) >> 22) % 2}", job
         assert sorted(j.kind for j in jobs) == sorted([JobKind.IMAGINE, JobKind.EDIT] * 2)
     finally:
         for process in processes:

@@ -136,6 +136,10 @@ class EaselBot(commands.Bot):
         )
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
         await self.sync_commands()
+        await self.start_health()
+
+    async def start_health(self) -> None:
+        """``/health`` and ``/metrics`` on ``HEALTH_PORT``, when it is set."""
         if self.settings.health_port:
             self.health = HealthServer(
                 self.health_report,

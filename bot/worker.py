@@ -21,7 +21,6 @@ import discord
 from bot.app import EaselBot, heartbeat_every, point_discord_at
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.health import HealthServer
 from bot.pool import WorkerPool
 from bot.service import ImageService
 from bot.workers import claim_lease, keep_lease
@@ -40,14 +39,7 @@ class WorkerBot(EaselBot):
             self.service.store, self.settings.worker_id, heartbeat_every(self.settings)
         )
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
-        if self.settings.health_port:
-            self.health = HealthServer(
-                self.health_report,
-                self.settings.health_port,
-                self.settings.health_host,
-                metrics=self.scrape,
-            )
-            await self.health.start()
+        await self.start_health()
 
     async def health_report(self) -> dict[str, Any]:
         try:

@@ -64,13 +64,18 @@ class ShardProcess:
         await self.fake.world.wait_until(ready, 30, f"shard {shard} connected and ready")
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await terminate(self.proc)
+
+
+async def terminate(proc: asyncio.subprocess.Process | None) -> None:
+    """SIGTERM (a clean stop), then SIGKILL if it hasn't stopped within 15 s."""
+    if proc is not None and proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 def guild_on_shard(fake, shard_id: int, name: str):

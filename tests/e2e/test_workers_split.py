@@ -18,6 +18,7 @@ import pytest
 from bot.domain import JobStatus
 from tests.e2e.conftest import ROUTER_KEY, outcome
 from tests.e2e.test_entrypoint import clean_env
+from tests.e2e.test_shards import terminate
 from tests.fakes.router import Fault
 
 pytestmark = pytest.mark.timeout(240)
@@ -62,13 +63,7 @@ class WorkerProcess:
         await asyncio.wait_for(self.proc.wait(), 10)
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await terminate(self.proc)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
-RUN pip install --no-compile . \
+RUN pip install --no-compile '.[postgres,s3]' \
     && useradd --system --uid 10001 --home /app easel \
     && mkdir -p /data && chown easel /data
 

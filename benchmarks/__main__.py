@@ -3,7 +3,17 @@ then the keyed figures written to ``benchmarks/results.json`` (``benchmarks/resu
 
 from typing import Any
 
-from benchmarks import conversation, core, discord, fit, memory, queue, results, store_lookups
+from benchmarks import (
+    conversation,
+    core,
+    discord,
+    fit,
+    memory,
+    queue,
+    results,
+    scale,
+    store_lookups,
+)
 
 PARTS = (
     ("fit", "fitting a 4K photo-like PNG under 10 MiB (benchmarks/fit.py)", fit.main),
@@ -32,6 +42,11 @@ PARTS = (
         "memory",
         "peak resident memory: 20 queued 4K jobs, 6 big GIF inputs (benchmarks/memory.py)",
         memory.main,
+    ),
+    (
+        "scale",
+        "scaling out on PostgreSQL: 1 vs 2 workers, claims at 10k and 1M jobs (benchmarks/scale.py)",
+        scale.main,
     ),
 )
 

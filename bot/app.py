@@ -16,14 +16,16 @@ import yarl
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, EaselError
 from bot.health import HealthServer
 from bot.jobs import JobQueue
 from bot.live_catalog import default_models, refresh
+from bot.metrics import Metrics
+from bot.pool import WorkerPool
 from bot.retention import Sweeper
 from bot.service import ImageService
 from bot.web.paint import open_paint
-from bot.workers import claim_lease, keep_lease, release_lease
+from bot.workers import HEARTBEAT_EVERY_S, claim_lease, keep_lease, release_lease
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,11 @@ class EaselBot(commands.Bot):
     """The Discord client; the cogs translate, the service decides."""
 
     def __init__(
-        self, settings: Settings, service: ImageService, queue: JobQueue, **options: Any
+        self,
+        settings: Settings,
+        service: ImageService,
+        queue: JobQueue | WorkerPool,
+        **options: Any,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -118,8 +124,11 @@ class EaselBot(commands.Bot):
             help_command=None,
             # Nothing the bot posts pings anyone unless the message says so itself.
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=(metrics := Metrics()).trace(),  # counts Discord's 429s
             **options,
         )
+        self.metrics = metrics
+        service.metrics = metrics
         self.settings = settings
         self.service = service
         self.queue = queue
@@ -136,16 +145,19 @@ class EaselBot(commands.Bot):
         sweeper = Sweeper.from_settings(self.service.store, self.settings)
         every = self.settings.sweep_every_minutes * 60
         self._sweep_task = asyncio.create_task(sweeper.run_forever(every), name="easel-sweep")
-        lease = keep_lease(self.service.store, self.settings.worker_id)
+        lease = keep_lease(
+            self.service.store, self.settings.worker_id, heartbeat_every(self.settings)
+        )
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
         # The router's own list decides what autocomplete offers; the built-in one if it fails.
         defaults = default_models(self.settings)
         await refresh(self.service.catalog, self.service.router, defaults, within=30)
         await self.sync_commands()
-        await self._start_web()
+        await self.start_health()
 
-    async def _start_web(self) -> None:
-        """The health endpoint and the paint page: one aiohttp app, on their ports."""
+    async def start_health(self) -> None:
+        """The health endpoint, ``/metrics`` and the paint page: one aiohttp app, on their
+        ports (none of them unless HEALTH_PORT or PUBLIC_URL is set)."""
         settings, routes = self.settings, None
         if settings.web_port and not settings.public_url:
             log.warning("WEB_PORT is set without PUBLIC_URL: the paint page stays off")
@@ -160,28 +172,66 @@ class EaselBot(commands.Bot):
                 routes=routes,
                 web_port=settings.web_server_port,
                 web_host=settings.web_host,
+                metrics=self.scrape,
             )
             await self.health.start()
 
     async def _launch(self, job: Any) -> None:
         await self.delivery.launch(job)
 
+    async def scrape(self) -> bytes:
+        """``/metrics``: the state gauges refreshed, then everything in Prometheus' format."""
+        try:
+            counts = await self.service.store.job_counts()
+        except EaselError:
+            counts = {}
+        latency: dict[str, float] = {}
+        for shard_id, info in (getattr(self, "shards", None) or {}).items():
+            latency[str(shard_id)] = info.latency
+        if not latency and getattr(self, "ws", None) is not None:
+            latency["0"] = self.latency
+        self.metrics.set_state(counts, self.queue.depth, len(self.queue.running()), latency)
+        return self.metrics.render()
+
     async def health_report(self) -> dict[str, Any]:
-        """Gateway, store and queue, for the health endpoint."""
+        """Gateway (each shard's, when sharded), store and queue, for the health endpoint."""
         try:
             store_ok = await self.service.store.ping()
         except Exception:
             store_ok = False
-        ws = getattr(self, "ws", None)
-        connected = ws is not None and ws.open and not self.is_closed()
-        latency = self.latency  # NaN before the first heartbeat
-        return {
+        shards = self.shard_report()
+        connected = bool(shards) and all(s["gateway"] == "connected" for s in shards.values())
+        report: dict[str, Any] = {
             "gateway": "connected" if connected else "disconnected",
             "ready": self.is_ready(),
-            "latency_ms": None if latency != latency else round(latency * 1000),
+            "latency_ms": _ms(self.latency),
             "queue_depth": self.queue.depth,
             "running": len(self.queue.running()),
             "store": "ok" if store_ok else "unreachable",
+        }
+        if self.settings.sharded:
+            report["shard_count"] = self.shard_count
+            report["shards"] = shards
+        return report
+
+    def shard_report(self) -> dict[str, dict[str, Any]]:
+        """Each shard this process runs: connected or not, and its heartbeat latency."""
+        found: dict[int, Any] = getattr(self, "shards", None) or {}
+        if not found:  # one connection for everything, as without sharding
+            ws = getattr(self, "ws", None)
+            up = ws is not None and ws.open and not self.is_closed()
+            return {
+                "0": {
+                    "gateway": "connected" if up else "disconnected",
+                    "latency_ms": _ms(self.latency),
+                }
+            }
+        return {
+            str(shard_id): {
+                "gateway": "disconnected" if info.is_closed() else "connected",
+                "latency_ms": _ms(info.latency),
+            }
+            for shard_id, info in sorted(found.items())
         }
 
     async def sync_commands(self) -> None:
@@ -201,7 +251,8 @@ class EaselBot(commands.Bot):
 
     async def _resume(self) -> None:
         await self.delivery.resume()
-        await self.queue.resume()
+        if self.settings.run_jobs:  # else workers take them from the store
+            await self.queue.resume()
 
     async def close(self) -> None:
         if self._resume_task is not None and not self._resume_task.done():
@@ -219,6 +270,30 @@ class EaselBot(commands.Bot):
         if self.health is not None:
             await self.health.stop()
         await super().close()
+
+
+class ShardedEaselBot(EaselBot, commands.AutoShardedBot):
+    """The same bot on discord.py's sharded client: the process runs only ``SHARD_IDS``."""
+
+
+def make_bot(
+    settings: Settings, service: ImageService, queue: JobQueue, **options: Any
+) -> EaselBot:
+    """``EaselBot``, or its sharded kind when ``SHARD_COUNT`` is set (``auto``: Discord's count)."""
+    if not settings.sharded:
+        return EaselBot(settings, service, queue, **options)
+    count = None if settings.shard_count == "auto" else int(settings.shard_count or 1)
+    ids = list(settings.shards) if settings.shards else None
+    return ShardedEaselBot(settings, service, queue, shard_count=count, shard_ids=ids, **options)
+
+
+def heartbeat_every(settings: Settings) -> float:
+    """Four heartbeats in a lease, at most 15 s apart."""
+    return min(HEARTBEAT_EVERY_S, settings.worker_lease_seconds / 4)
+
+
+def _ms(latency: float) -> int | None:
+    return None if latency != latency else round(latency * 1000)  # NaN before a heartbeat
 
 
 def point_discord_at(settings: Settings) -> None:
@@ -246,7 +321,7 @@ async def _serve(settings: Settings, token: str) -> int:
             max_concurrent=settings.max_concurrent_jobs,
             max_per_user=settings.max_jobs_per_user,
         )
-        async with EaselBot(settings, service, queue) as bot:
+        async with make_bot(settings, service, queue) as bot:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):

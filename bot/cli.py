@@ -1,4 +1,4 @@
-"""Command line on the same ImageService: ``python -m bot check|imagine|edit|invite``.
+"""Command line on the same ImageService: ``python -m bot check|imagine|edit|invite|worker``.
 
 With no subcommand it starts the Discord bot. Exit status: 0 success, 1 router or input error
 (the friendly message on stderr), 2 configuration error.
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="easel", description="Easel: Discord image bot and CLI.")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="start the Discord bot (the default)")
+    sub.add_parser("worker", help="take jobs from the shared store and post them (no gateway)")
     sub.add_parser("check", help="check the configuration, the router and the key")
     sub.add_parser("invite", help="print the bot's invite link")
     imagine = sub.add_parser("imagine", help="generate images from a prompt")
@@ -66,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.app import run_bot  # Discord is only imported when the bot runs
 
             return run_bot(settings)
+        if args.command == "worker":
+            from bot.worker import run_worker
+
+            return run_worker(settings)
         if args.command == "invite":
             from bot.app import invite_url
 

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     router_result_hosts: str = ""
     data_dir: Path = Path("data")
     database_url: str | None = None
+    # Unset: images in DATA_DIR/images; s3://bucket/prefix: an S3-compatible object store.
+    image_store: str | None = None
+    s3_endpoint_url: str | None = None
     catalog_file: Path | None = None
     log_level: str = "INFO"
     max_input_bytes: int = Field(50 * 1024 * 1024, gt=0)
@@ -83,6 +86,10 @@ class Settings(BaseSettings):
             "on one host share one store; a second live process with the same id is refused."
         ),
     )
+    # Gateway and workers: RUN_JOBS=false leaves every job to `python -m bot worker` processes.
+    run_jobs: bool = True
+    # A worker silent this long is dead: its running jobs are taken over by another worker.
+    worker_lease_seconds: float = Field(60.0, ge=2, le=3600)
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
     max_queued_per_user: int = Field(5, ge=1, le=1000)
@@ -90,6 +97,9 @@ class Settings(BaseSettings):
     # user confirms a job with a button (0: never ask).
     budget_usd_per_day: float | None = Field(None, ge=0, le=1_000_000)
     confirm_above_usd: float = Field(0.50, ge=0, le=1_000_000)
+    # Sharding: unset, one process serves every guild on one connection, as before.
+    shard_count: str | None = None  # a number, or "auto": Discord's recommendation
+    shard_ids: str | None = None  # the shards this process runs, e.g. "0-3" or "0,2"
     health_port: int | None = Field(None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
     # The paint page (bot.web): where users' browsers reach Easel's web server, its port and key.
@@ -116,6 +126,56 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
             raise ValueError("must be a URL like https://easel.example.com (no query)")
         return value.rstrip("/")
+
+    @field_validator("image_store")
+    @classmethod
+    def _image_store(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,62}(/\S*)?", value):
+            raise ValueError("must be empty (the local directory) or s3://bucket/prefix")
+        return value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be a URL starting with http:// or https://")
+        return value
+
+    @field_validator("shard_count")
+    @classmethod
+    def _shard_count(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() == "auto":
+            return None if value is None else "auto"
+        if not value.strip().isdigit() or not 1 <= int(value) <= 100_000:
+            raise ValueError("must be a number of shards (1 or more) or auto")
+        return str(int(value))
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_shard_ids(value)
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Self:
+        ids = self.shards
+        if ids and self.shard_count in (None, "auto"):
+            raise ValueError("SHARD_IDS needs SHARD_COUNT set to a number (the same everywhere)")
+        if ids and max(ids) >= int(self.shard_count or 1):
+            raise ValueError(
+                f"SHARD_IDS go from 0 to SHARD_COUNT-1 ({int(self.shard_count or 1) - 1})"
+            )
+        return self
+
+    @property
+    def sharded(self) -> bool:
+        return self.shard_count is not None
+
+    @property
+    def shards(self) -> tuple[int, ...] | None:
+        """``SHARD_IDS`` as a tuple, or None for every shard."""
+        return parse_shard_ids(self.shard_ids) if self.shard_ids else None
 
     @field_validator("discord_gateway_url")
     @classmethod
@@ -164,6 +224,8 @@ class Settings(BaseSettings):
     def _default_worker_id(self) -> Self:
         if not self.worker_id:
             self.worker_id = default_worker_id(self.data_dir, self.database_url)
+            if self.shard_ids:  # shard processes on one host each get their own id
+                self.worker_id = f"{self.worker_id}-s{self.shard_ids.replace(',', '.')}"[:64]
         return self
 
     @property
@@ -201,6 +263,17 @@ class Settings(BaseSettings):
         return self.discord_token.get_secret_value()
 
 
+def parse_shard_ids(value: str) -> tuple[int, ...]:
+    """``"0-3"``, ``"0,2"``, ``"1"`` or ``"0-1,4"`` as sorted shard ids; ValueError otherwise."""
+    ids: set[int] = set()
+    for part in value.replace(" ", "").split(","):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()) or int(high or low) < int(low):
+            raise ValueError("must be shard numbers and ranges, like 0-3 or 0,2")
+        ids.update(range(int(low), int(high or low) + 1))
+    return tuple(sorted(ids))
+
+
 def default_worker_id(data_dir: Path, database_url: str | None, host: str | None = None) -> str:
     """``<host>-<8 hex digits>``, the digits hashed from the data directory and the database."""
     host = (host or socket.gethostname() or "easel")[:55]  # 55 + 9 fits WORKER_ID's 64
@@ -234,5 +307,6 @@ def load_settings(**overrides: Any) -> Settings:
         # Built from the location and message only: pydantic's own text echoes the input value,
         # which may be a secret.
         err = exc.errors()[0]
-        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-        raise ConfigError(f"{name} is invalid: {err['msg']}") from None
+        if not err["loc"]:  # a rule across settings: its message names them
+            raise ConfigError(str(err["msg"]).removeprefix("Value error, ")) from None
+        raise ConfigError(f"{str(err['loc'][0]).upper()} is invalid: {err['msg']}") from None

@@ -3,6 +3,7 @@
 ``GET /health`` answers 200 when the gateway is connected and the store answers, else 503, with
 a JSON body: gateway, queue depth, running jobs, store. The same app serves the web pages
 (``bot.web``, given as ``routes``) on ``WEB_PORT`` as well when PUBLIC_URL is set.
+``GET /metrics`` serves Prometheus' text format (``bot/metrics.py``) on the health port.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+
+from bot.metrics import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +35,22 @@ class HealthServer:
         routes: Routes | None = None,
         web_port: int | None = None,
         web_host: str = "127.0.0.1",
+        metrics: Callable[[], Awaitable[bytes]] | None = None,
     ) -> None:
         self.report = report
         self.port = port
         self.host = host
         self.routes = routes
         self.web_port, self.web_host = web_port, web_host
+        self.metrics = metrics
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         if self.port:
             app.router.add_get("/health", self.health)
+            if self.metrics is not None:
+                app.router.add_get("/metrics", self.scrape)
         if self.routes is not None:
             self.routes(app)
         self._runner = web.AppRunner(app, access_log=None)
@@ -62,5 +69,11 @@ class HealthServer:
 
     async def health(self, request: web.Request) -> web.Response:
         body = await self.report()
-        healthy = body["gateway"] == "connected" and body["store"] == "ok"
+        # A worker has no gateway: it is healthy when the store answers.
+        healthy = body["gateway"] in ("connected", "not used") and body["store"] == "ok"
         return web.json_response(body, status=200 if healthy else 503)
+
+    async def scrape(self, request: web.Request) -> web.Response:
+        assert self.metrics is not None
+        body = await self.metrics()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

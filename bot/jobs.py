@@ -82,8 +82,11 @@ class JobQueue:
         """Requeue what a previous process left queued or running; returns the job ids."""
         store = self.service.store
         for job in await store.jobs_with_status(JobStatus.RUNNING):
-            # Only this worker's own: another live process may be running the rest.
-            await store.requeue_job(job.id, worker=self.service.worker)
+            # Only this worker's own: another live process may be running the rest. And not
+            # one this queue already runs: commands are served before on_ready (which calls
+            # this), and requeuing a running job would let another process run it again.
+            if job.id not in self._running:
+                await store.requeue_job(job.id, worker=self.service.worker)
         jobs = await store.jobs_with_status(JobStatus.QUEUED)
         for job in jobs:
             self._add(job)

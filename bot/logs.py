@@ -82,5 +82,7 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
         "httpcore",
         "aiosqlite",
         "alembic",
+        "aiobotocore",
+        "botocore",
     ):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ state whatever happens. ``ImageService`` is a ``JobRunner``; the queue calls ``r
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from bot import failpoints
@@ -13,6 +14,7 @@ from bot.logs import job_context
 
 if TYPE_CHECKING:
     from bot.calls import Calls
+    from bot.metrics import Metrics
     from bot.sessions import Conversations
     from bot.storage import Store
 
@@ -26,17 +28,23 @@ class JobRunner:
     calls: Calls
     sessions: Conversations
     worker: str
+    metrics: Metrics | None
 
-    async def run(self, job_id: int) -> JobResult:
-        """Run a queued job to the end; errors are recorded on the job and re-raised."""
+    async def run(self, job_id: int, claimed: Job | None = None) -> JobResult:
+        """Run a queued job (or one this worker ``claimed``) to the end; errors are recorded
+        on the job and re-raised."""
         with job_context(job_id):
-            job = await self._claim(job_id)
+            job = claimed or await self._claim(job_id)
             log.info("running %s with %s", job.kind, job.spec.model)
+            began = time.monotonic()
             try:
                 called = await self.calls.call(job)
             except EaselError as exc:
+                self._observe(job, began, None)
                 await self._fail(job, exc)
                 raise
+            usage = called.result.usage
+            self._observe(job, began, usage.cost if usage else None)
             try:
                 await failpoints.reach("answered")
                 return await self._finish(job, called.result, called.warnings)
@@ -49,6 +57,10 @@ class JobRunner:
                 )
                 await self._fail(job, failed)
                 raise failed from exc
+
+    def _observe(self, job: Job, began: float, cost: float | None) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_call(job.spec.model, time.monotonic() - began, cost)
 
     async def _fail(self, job: Job, exc: EaselError) -> None:
         log.info("failed: %s", exc.code)

@@ -83,7 +83,7 @@ jobs = sa.Table(
     sa.Column("user_id", Snowflake, index=True),
     sa.Column("origin", Json, nullable=False),
     sa.Column("parent_job_id", sa.Integer, sa.ForeignKey("jobs.id"), index=True),
-    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id")),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), index=True),
     sa.Column("result_text", sa.Text),
     sa.Column("error_code", sa.String(64)),
     sa.Column("error_message", sa.Text),

@@ -34,6 +34,7 @@ from bot.inputs import (
     prepare_inputs,
 )
 from bot.known_models import builtin_for
+from bot.metrics import Metrics
 from bot.policy import DEFAULT_TTL, Policy, way_of
 from bot.records import JobRecords
 from bot.router import RouterClient
@@ -81,6 +82,7 @@ class ImageService(JobRunner):
         self.policy = Policy(store, catalog, ttl=rules_ttl)
         self.spending = spending or Spending(store, catalog)
         self.records = JobRecords(store, self.limits, self.spending)
+        self.metrics: Metrics | None = None  # set by the bot, which serves /metrics
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -96,7 +98,12 @@ class ImageService(JobRunner):
                 result_hosts=settings.result_hosts,
                 profile=PROFILES[settings.kind],
             ) as router,
-            await Store.open(settings.database, settings.data_dir) as store,
+            await Store.open(
+                settings.database,
+                settings.data_dir,
+                image_store=settings.image_store,
+                s3_endpoint=settings.s3_endpoint_url,
+            ) as store,
         ):
             catalog = Catalog.load(
                 settings.catalog_file,

@@ -61,6 +61,8 @@ class Delivery:
     # -- while the job waits and runs ---------------------------------------------------------
     async def launch(self, job: Job) -> None:
         """Queue a stored job and keep its response updated until it finishes."""
+        if not self.bot.settings.run_jobs:
+            return  # stored queued: a worker process takes it, runs it and posts it
         await self.bot.queue.enqueue(job)
         self._tickers[job.id] = asyncio.create_task(self._tick(job), name=f"progress-{job.id}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.storage.budgets import BudgetTables
+from bot.storage.claims import JobClaims
 from bot.storage.engine import make_engine
 from bot.storage.files import ImageFiles
 from bot.storage.history import JobHistory
@@ -18,6 +19,7 @@ __all__ = ["PaintLink", "Store", "make_engine"]
 
 
 class Store(
+    JobClaims,
     JobTables,
     JobSweeps,
     JobHistory,

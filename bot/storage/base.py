@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import StorageError
+from bot.storage.blobs import Blobs, LocalBlobs, open_blobs
 from bot.storage.engine import _migrate, _sqlite_dir, make_engine
 
 log = logging.getLogger("bot.storage")  # one logger for the whole store, as before the split
@@ -29,21 +30,33 @@ log = logging.getLogger("bot.storage")  # one logger for the whole store, as bef
 class StoreBase:
     """The engine and data directory every table family works through."""
 
-    def __init__(self, engine: AsyncEngine, data_dir: Path) -> None:
+    def __init__(self, engine: AsyncEngine, data_dir: Path, blobs: Blobs | None = None) -> None:
         self._engine = engine
         self.data_dir = data_dir
         self.image_dir = data_dir / "images"
+        self.blobs: Blobs = blobs or LocalBlobs(self.image_dir)
 
     @classmethod
-    async def open(cls, database_url: str, data_dir: Path) -> Self:
-        """Connect, create ``data_dir/images`` and bring the schema up to date."""
+    async def open(
+        cls,
+        database_url: str,
+        data_dir: Path,
+        *,
+        image_store: str | None = None,
+        s3_endpoint: str | None = None,
+    ) -> Self:
+        """Connect, open the image store and bring the schema up to date."""
         engine = make_engine(database_url)
+        blobs: Blobs | None = None
         try:
-            await aiofiles.os.makedirs(data_dir / "images", exist_ok=True)
+            await aiofiles.os.makedirs(data_dir, exist_ok=True)
+            blobs = await open_blobs(image_store, data_dir, s3_endpoint)
             await _sqlite_dir(engine)
             await _migrate(engine)
         except BaseException as exc:
             await engine.dispose()
+            if blobs is not None:
+                await blobs.close()
             if isinstance(exc, sa.exc.SQLAlchemyError | OSError):
                 where = engine.url.render_as_string(hide_password=True)
                 raise StorageError(
@@ -51,8 +64,8 @@ class StoreBase:
                 ) from exc
             raise
         where = engine.url.render_as_string(hide_password=True)
-        log.info("store open: %s, images in %s", where, data_dir)
-        return cls(engine, data_dir)
+        log.info("store open: %s, images in %s", where, blobs.where)
+        return cls(engine, data_dir, blobs)
 
     async def close(self, grace: float = 5.0) -> None:
         """Close the pool once work still holding a connection has returned it (bounded)."""
@@ -65,6 +78,7 @@ class StoreBase:
                 break
             await asyncio.sleep(0.02)
         await self._engine.dispose()
+        await self.blobs.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -82,7 +96,7 @@ class StoreBase:
         try:
             async with self._tx() as conn:
                 await conn.execute(sa.select(1))
-            return await aiofiles.os.path.isdir(self.image_dir)
+            return await self.blobs.ready()
         except (StorageError, OSError):
             return False
 

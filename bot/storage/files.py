@@ -1,19 +1,18 @@
-"""Image bytes on disk, named by their SHA-256, and the ``images`` rows that point at them."""
+"""Image bytes named by their SHA-256, and the ``images`` rows that point at them.
+
+The bytes live in ``self.blobs``: the local directory by default, or an object store
+(``bot/storage/blobs.py``, ``bot/storage/s3.py``); sizes and hashes are checked here on every read.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
-import secrets
 from collections.abc import Iterable
-from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
-import aiofiles
-import aiofiles.os
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,7 +20,7 @@ from bot.domain import InputImage, StoredImage
 from bot.errors import ImageMissing, StorageError
 from bot.media import PNG, extension
 from bot.schema import images, metadata
-from bot.storage.base import StoreBase, _insert, _now, log
+from bot.storage.base import StoreBase, _insert, _now
 from bot.storage.rows import _image
 
 HASH_IN_THREAD_BYTES = 256 * 1024  # below this, hashing is quicker than a thread hop
@@ -40,17 +39,16 @@ class ImageFiles(StoreBase):
     """Stored images: the file, complete, before the row that points at it."""
 
     def image_path(self, sha256: str) -> Path:
-        if not _SHA256.fullmatch(sha256):
-            raise ImageMissing(detail=f"not an image id: {sha256[:70]!r}")
-        return self.image_dir / sha256[:2] / sha256[2:]
+        """Where a local image store keeps the file (tests and the local backend only)."""
+        return self.image_dir / _key(sha256)
 
     async def put_image(
         self, data: bytes, mime: str, width: int | None = None, height: int | None = None
     ) -> StoredImage:
         """Keep ``data`` once (by SHA-256); the file is complete before the row points at it."""
         sha256 = await _sha256(data)
-        path = self.image_path(sha256)
-        await _ensure_file(path, sha256, data)
+        key = _key(sha256)
+        await self._ensure(key, sha256, data)
         async with self._tx() as conn:
             stmt = _insert(conn, images).values(
                 sha256=sha256,
@@ -73,11 +71,11 @@ class ImageFiles(StoreBase):
             stored = (await conn.execute(images.select().where(images.c.sha256 == sha256))).one()
         # A sweep deletes a row and its file in one transaction, so the row above waited for
         # it; the file seen before that may be the one it deleted.
-        await _ensure_file(path, sha256, data)
+        await self._ensure(key, sha256, data)
         return _image(stored._mapping)
 
     async def image_info(self, sha256: str) -> StoredImage | None:
-        self.image_path(sha256)  # refuses anything but a hash
+        _key(sha256)  # refuses anything but a hash
         async with self._tx() as conn:
             row = (await conn.execute(images.select().where(images.c.sha256 == sha256))).first()
         return None if row is None else _image(row._mapping)
@@ -88,21 +86,29 @@ class ImageFiles(StoreBase):
         if info is None:
             raise ImageMissing(detail=f"image {sha256[:12]} is not in the store")
         try:
-            async with aiofiles.open(self.image_path(sha256), "rb") as f:
-                data = await f.read()
+            data = await self.blobs.read(_key(sha256))
         except FileNotFoundError as exc:
             raise ImageMissing(detail=f"the file of image {sha256[:12]} is gone") from exc
         except OSError as exc:
             raise StorageError(detail=f"reading image {sha256[:12]}: {exc}") from exc
+        place = self.blobs.place
         if len(data) != info.size:
             raise ImageMissing(
-                detail=f"image {sha256[:12]} has {len(data)} bytes on disk, {info.size} expected"
+                detail=f"image {sha256[:12]} has {len(data)} bytes {place}, {info.size} expected"
             )
         if (found := await _sha256(data)) != sha256:
             raise ImageMissing(
-                detail=f"image {sha256[:12]} is damaged on disk: its bytes hash to {found[:12]}"
+                detail=f"image {sha256[:12]} is damaged {place}: its bytes hash to {found[:12]}"
             )
         return data
+
+    async def _ensure(self, key: str, sha256: str, data: bytes) -> None:
+        """Write the bytes unless an object of their size is already there."""
+        try:
+            if not await self.blobs.has(key, len(data)):
+                await self.blobs.write(key, data, sha256)
+        except OSError as exc:
+            raise StorageError(detail=f"writing image {sha256[:12]}: {exc}") from exc
 
     async def delete_unused_images(
         self, before: datetime, after: str | None = None, *, limit: int = 500
@@ -120,7 +126,7 @@ class ImageFiles(StoreBase):
             # Before the commit: a put_image of the same bytes waits for it, then finds the
             # file gone and writes it again (a file removed after would leave its row bare).
             for sha256 in gone:
-                await _remove(self.image_path(sha256))
+                await self.blobs.remove(_key(sha256))
         return len(gone), hashes[-1]
 
     async def input_image(self, sha256: str) -> InputImage:
@@ -140,63 +146,17 @@ def _unused(before: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-async def _remove(path: Path) -> None:
-    try:
-        await aiofiles.os.remove(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:  # the row goes anyway: a file left behind only costs space
-        log.warning("could not remove image file %s: %s", path.name[:10], exc)
+def _key(sha256: str) -> str:
+    """The object's name: ``ab/cdef…``; anything but a hash is refused, so no path escapes."""
+    if not _SHA256.fullmatch(sha256):
+        raise ImageMissing(detail=f"not an image id: {sha256[:70]!r}")
+    return f"{sha256[:2]}/{sha256[2:]}"
 
 
 async def _sha256(data: bytes) -> str:
     if len(data) > HASH_IN_THREAD_BYTES:
         return (await asyncio.to_thread(hashlib.sha256, data)).hexdigest()
     return hashlib.sha256(data).hexdigest()
-
-
-async def _ensure_file(path: Path, sha256: str, data: bytes) -> None:
-    if await _file_has_size(path, len(data)):
-        return
-    try:
-        await _write_atomically(path, data)
-    except OSError as exc:
-        raise StorageError(detail=f"writing image {sha256[:12]}: {exc}") from exc
-
-
-async def _file_has_size(path: Path, size: int) -> bool:
-    try:
-        return (await aiofiles.os.stat(path)).st_size == size
-    except FileNotFoundError:
-        return False
-
-
-async def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, rename: ``path`` is whole or absent."""
-    await aiofiles.os.makedirs(path.parent, exist_ok=True)
-    temp = path.with_name(f".{path.name[:16]}.{secrets.token_hex(8)}.tmp")
-    try:
-        async with aiofiles.open(temp, "wb") as f:
-            await f.write(data)
-            await f.flush()
-            await asyncio.to_thread(os.fsync, f.fileno())
-        await aiofiles.os.replace(temp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.remove(temp)  # synchronous on purpose: runs even while being cancelled
-        raise
-    await asyncio.to_thread(_fsync_dir, path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX only)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 async def _check_images(conn: AsyncConnection, hashes: Iterable[str]) -> None:

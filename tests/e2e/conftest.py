@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import discord
 
-from bot.app import EaselBot, point_discord_at
+from bot.app import EaselBot, make_bot, point_discord_at
 from bot.config import Settings, load_settings
 from bot.jobs import JobQueue
 from bot.service import ImageService
@@ -60,7 +60,7 @@ class Easel:
             max_concurrent=settings.max_concurrent_jobs,
             max_per_user=settings.max_jobs_per_user,
         )
-        self.bot = bot = EaselBot(settings, service, queue, guild_ready_timeout=0.05)
+        self.bot = bot = make_bot(settings, service, queue, guild_ready_timeout=0.05)
         self._task = asyncio.create_task(bot.start(settings.token()))
         self.starts += 1
         async with asyncio.timeout(15):

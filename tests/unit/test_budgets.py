@@ -4,7 +4,6 @@ with the job, settled or released with its end, and a two-process burst that can
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import uuid
@@ -12,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from bot.budgets import Limit, Member, Rules, Totals, check, money, period_end, period_start
 from bot.catalog import Catalog
@@ -21,35 +19,11 @@ from bot.errors import NeedsConfirmation, OverBudget
 from bot.inputs import Limits, Request
 from bot.records import JobRecords
 from bot.spending import Spending
-from bot.storage import Store, make_engine
+from bot.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 GPT = "azure/openai/gpt-image-1"
 NOW = datetime(2026, 12, 31, 15, 30, tzinfo=UTC)  # a Thursday
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store_url(request, tmp_path):
-    """The store's DATABASE_URL: a SQLite file; a fresh database on the PostgreSQL server that
-    EASEL_TEST_POSTGRES_URL names (the suite's server fixture replaces this one at merge)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'easel.db'}"
-        return
-    given = os.environ.get("EASEL_TEST_POSTGRES_URL")
-    if not given:
-        if os.environ.get("CI"):
-            pytest.fail("EASEL_TEST_POSTGRES_URL must name a PostgreSQL server in CI")
-        pytest.skip("no PostgreSQL server: set EASEL_TEST_POSTGRES_URL")
-    name = f"easel_budgets_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(given).execution_options(isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(given).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @pytest.fixture

@@ -287,3 +287,21 @@ async def test_a_chat_job_counts_as_its_calls_against_the_cap():
     assert service.started == [1, 2, 3, 4]
     service.release(4)
     await asyncio.wait_for(queue.join(), 5)
+
+
+async def test_resume_leaves_alone_a_job_this_queue_already_runs():
+    # Commands are served before on_ready, which resumes: a job started meanwhile must not be
+    # put back in the queue (another process could then run it a second time).
+    running = job(1, "alice")
+    store = StubStore()
+    service = StubService(store)
+    queue = JobQueue(service, max_concurrent=2, max_per_user=2)
+    await queue.enqueue(running)
+    await settle()
+    store.jobs[1] = Job(
+        id=1, kind=JobKind.IMAGINE, prompt="p", params={}, status=JobStatus.RUNNING, user_id="alice"
+    )
+    await queue.resume()
+    assert store.requeued == [] and service.started == [1]
+    service.release(1)
+    await queue.close()

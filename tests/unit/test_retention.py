@@ -1,12 +1,11 @@
 """Retention on a real store: what the sweeper deletes, what it must keep, tokens it drops.
 
-Time is injected (``sweep(now=...)``) rather than waited for. Like test_storage, these run on
-PostgreSQL when EASEL_TEST_DATABASE_URL is set (the database is emptied first).
+Time is injected (``sweep(now=...)``) rather than waited for. Like test_storage, each runs on
+SQLite and on the suite's real PostgreSQL server (``store_url``).
 """
 
 import asyncio
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from bot.domain import JobKind
 from bot.errors import ConfigError, StorageError
 from bot.retention import Sweeper, SweepReport
 from bot.schema import images, job_images
-from bot.storage import Store, make_engine
+from bot.storage import Store
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -27,16 +26,8 @@ POSTED = {"state": "posted", "channel_id": "2", "message_id": "900"}
 
 
 @pytest.fixture
-async def store(tmp_path):
-    url = os.environ.get("EASEL_TEST_DATABASE_URL")
-    if url:
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            await conn.exec_driver_sql("CREATE SCHEMA public")
-        await engine.dispose()
-    url = url or f"sqlite+aiosqlite:///{tmp_path / 'easel.db'}"
-    async with await Store.open(url, tmp_path / "data") as store:
+async def store(store_url, tmp_path):
+    async with await Store.open(store_url, tmp_path / "data") as store:
         yield store
 
 

@@ -1,7 +1,5 @@
-"""The store on a real SQLite file: migrations, restarts, atomic image files, compare-and-set.
-
-Set EASEL_TEST_DATABASE_URL=postgresql+asyncpg://... to run the same tests on PostgreSQL
-(the database is emptied first).
+"""The store on a real SQLite file and a real PostgreSQL server (``store_url``): migrations,
+restarts, atomic image files, compare-and-set.
 """
 
 import asyncio
@@ -19,12 +17,13 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import bot.storage
+import bot.storage.blobs
 import bot.storage.engine
 import bot.storage.files
 from bot.domain import JobKind, JobStatus
 from bot.errors import ConfigError, ImageMissing, NotFound, StorageError
 from bot.schema import images, job_images, jobs, metadata, turn_images
-from bot.storage import Store, make_engine
+from bot.storage import Store
 from bot.storage.engine import alembic_config
 
 pytestmark = pytest.mark.timeout(30)
@@ -44,16 +43,8 @@ TABLES = {
 
 
 @pytest.fixture
-async def url(tmp_path):
-    given = os.environ.get("EASEL_TEST_DATABASE_URL")
-    if not given:
-        return f"sqlite+aiosqlite:///{tmp_path / 'easel.db'}"
-    engine = make_engine(given)
-    async with engine.begin() as conn:
-        await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        await conn.exec_driver_sql("CREATE SCHEMA public")
-    await engine.dispose()
-    return given
+def url(store_url):
+    return store_url
 
 
 @pytest.fixture
@@ -165,7 +156,7 @@ async def test_interrupted_write_leaves_nothing_behind(store, monkeypatch):
     def disk_gone(fd):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(bot.storage.files.os, "fsync", disk_gone)
+    monkeypatch.setattr(bot.storage.blobs.os, "fsync", disk_gone)
     with pytest.raises(StorageError, match="Input/output error"):
         await store.put_image(PNG, "image/png")
     assert not final.exists()
@@ -235,15 +226,15 @@ async def test_storing_an_image_again_makes_it_young_again(store):
 
 async def test_put_image_writes_the_file_again_if_a_sweep_took_it_meanwhile(store, monkeypatch):
     digest = (await store.put_image(PNG, "image/png")).sha256
-    real = bot.storage.files._file_has_size
+    real = store.blobs.has
 
-    async def seen_then_swept(path, size):
-        found = await real(path, size)
-        path.unlink(missing_ok=True)  # a sweep deleting it right after the check
-        monkeypatch.setattr(bot.storage.files, "_file_has_size", real)
+    async def seen_then_swept(key, size):
+        found = await real(key, size)
+        await store.blobs.remove(key)  # a sweep deleting it right after the check
+        monkeypatch.setattr(store.blobs, "has", real)
         return found
 
-    monkeypatch.setattr(bot.storage.files, "_file_has_size", seen_then_swept)
+    monkeypatch.setattr(store.blobs, "has", seen_then_swept)
     await store.put_image(PNG, "image/png")
     assert await store.get_image(digest) == PNG
 

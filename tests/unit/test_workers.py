@@ -1,13 +1,11 @@
 """Worker leases on a real store: claim, refuse, take over a stale lease, claim again as the same
 process, heartbeat, release; and the bot's claim step (``claim_lease``) with its one-line refusal.
 
-Set EASEL_TEST_DATABASE_URL=postgresql+asyncpg://... to run them on PostgreSQL too (the
-database is emptied first).
+Each runs on SQLite and on the suite's real PostgreSQL server (``store_url``).
 """
 
 import asyncio
 import logging
-import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +15,7 @@ from alembic import command
 
 from bot.errors import ConfigError
 from bot.schema import workers
-from bot.storage import Store, make_engine
+from bot.storage import Store
 from bot.storage.engine import alembic_config
 from bot.workers import claim_lease, keep_lease, release_lease, this_process
 
@@ -31,16 +29,8 @@ REFUSAL = re.compile(
 
 
 @pytest.fixture
-async def store(tmp_path):
-    url = os.environ.get("EASEL_TEST_DATABASE_URL")
-    if url:
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            await conn.exec_driver_sql("CREATE SCHEMA public")
-        await engine.dispose()
-    url = url or f"sqlite+aiosqlite:///{tmp_path / 'easel.db'}"
-    async with await Store.open(url, tmp_path / "data") as store:
+async def store(store_url, tmp_path):
+    async with await Store.open(store_url, tmp_path / "data") as store:
         yield store
 
 

@@ -87,6 +87,7 @@ class Gateway:
         self.sessions: dict[str, Session] = {}
         self.connections: set[Connection] = set()
         self.identifies = 0
+        self.recommended_shards = 1  # what GET /gateway/bot answers (SHARD_COUNT=auto)
         self.resumes = 0
         self.heartbeats = 0
         self.close_codes: list[int | None] = []

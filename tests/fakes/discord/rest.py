@@ -175,7 +175,9 @@ async def get_gateway_bot(request: web.Request) -> web.Response:
         "reset_after": 86_400_000,
         "max_concurrency": 1,
     }
-    return ok({"url": gateway.url, "shards": 1, "session_start_limit": limits})
+    return ok(
+        {"url": gateway.url, "shards": gateway.recommended_shards, "session_start_limit": limits}
+    )
 
 
 # -- guilds -------------------------------------------------------------------------------------

@@ -1,28 +1,31 @@
 # The whole developer interface: `make run`, `make test`, `make lint`, `make bench`.
+# Works from any directory (`make -f path/to/Makefile run`): the venv is the checkout's, the
+# bot reads the .env of the directory it runs in.
 PYTHON ?= python3
-VENV := .venv
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench fake-router clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(ROOT)/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Easel needs Python 3.11 or newer"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '$(ROOT)[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m bot
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	cd $(ROOT) && $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check bot cogs tests benchmarks
-	$(BIN)/ruff check bot cogs tests benchmarks
-	$(BIN)/mypy
+	cd $(ROOT) && $(BIN)/ruff format --check bot cogs tests benchmarks
+	cd $(ROOT) && $(BIN)/ruff check bot cogs tests benchmarks
+	cd $(ROOT) && $(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.timeout(90)
 
 @pytest.fixture(scope="module")
 def router_url() -> Iterator[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)  # the session set PYTHONPATH (the checkout and the guard)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.router", "--key", KEY],
         stdout=subprocess.PIPE,
@@ -439,7 +439,7 @@ def test_python_m_bot_imagine_subprocess(env, router_url):
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=dict(os.environ),
     )
     assert proc.returncode == 0, proc.stderr
     path = proc.stdout.strip().splitlines()[0]
@@ -454,7 +454,7 @@ def test_python_m_bot_config_error_exits_2(env, monkeypatch):
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "ROUTER_API_KEY": ""},
+        env={**os.environ, "ROUTER_API_KEY": ""},
     )
     assert proc.returncode == 2
     assert "ROUTER_API_KEY is not set" in proc.stderr

@@ -4,18 +4,19 @@ buttons, syncs commands, resumes the job queue, and shuts down cleanly on SIGTER
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
+import hashlib
+import json
 import logging
 import signal
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
 
-from bot.config import Settings
+from bot.config import Settings, application_id_from_token, missing_for_bot
 from bot.errors import ConfigError
 from bot.health import HealthServer
 from bot.jobs import JobQueue
@@ -71,18 +72,6 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
-def application_id_from_token(token: str) -> int:
-    """A bot token's first part is the base64 of the bot's user id, which is the application id."""
-    head = token.split(".", 1)[0]
-    try:
-        return int(base64.b64decode(head + "=" * (-len(head) % 4)).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ConfigError(
-            "DISCORD_TOKEN doesn't look like a bot token; copy it again from the "
-            "Developer Portal (Bot → Reset Token)."
-        ) from None
-
-
 def invite_url(settings: Settings) -> str:
     app_id = application_id_from_token(settings.token())
     query = {
@@ -115,16 +104,19 @@ class EaselBot(commands.Bot):
         self._resume_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self._lease_task: asyncio.Task[None] | None = None
+        self.sync_only = False  # python -m bot sync: load the commands, sync them, nothing else
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
             await self.load_extension(name)
+        await self.sync_commands(force=self.sync_only)
+        if self.sync_only:
+            return
         sweeper = Sweeper.from_settings(self.service.store, self.settings)
         every = self.settings.sweep_every_minutes * 60
         self._sweep_task = asyncio.create_task(sweeper.run_forever(every), name="easel-sweep")
         lease = keep_lease(self.service.store, self.settings.worker_id)
         self._lease_task = asyncio.create_task(lease, name="easel-lease")
-        await self.sync_commands()
         if self.settings.health_port:
             self.health = HealthServer(
                 self.health_report, self.settings.health_port, self.settings.health_host
@@ -149,13 +141,21 @@ class EaselBot(commands.Bot):
             "store": "ok" if store_ok else "unreachable",
         }
 
-    async def sync_commands(self) -> None:
-        if self.settings.dev_guild_id:
-            guild = discord.Object(self.settings.dev_guild_id)
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Sync the command tree if it changed since the last sync (Discord rate-limits syncs)."""
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        if guild is not None:
             self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
-        else:
-            await self.tree.sync()
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
+        digest = tree_hash(payload)
+        if not force and await self.service.store.state(key) == digest:
+            log.info("commands unchanged since the last sync; not syncing")
+            return False
+        await self.tree.sync(guild=guild)
+        await self.service.store.set_state(key, digest)
+        log.info("synced %d commands (%s)", len(payload), "guild" if guild else "global")
+        return True
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d guild(s)", self.user, len(self.guilds))
@@ -179,11 +179,18 @@ class EaselBot(commands.Bot):
         if self.delivery is not None:
             await self.delivery.close()
         await self.queue.close()  # running jobs stay RUNNING in the store; resumed next start
-        # Only once nothing runs any more: the next process with this id may start at once.
-        await release_lease(self.service.store, self.settings.worker_id)
+        if self._lease_task is not None:
+            # Only once nothing runs any more: the next process with this id may start at once.
+            await release_lease(self.service.store, self.settings.worker_id)
         if self.health is not None:
             await self.health.stop()
         await super().close()
+
+
+def tree_hash(payload: list[dict[str, Any]]) -> str:
+    """A stable hash of the command payloads that a sync would send."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def point_discord_at(settings: Settings) -> None:
@@ -196,10 +203,27 @@ def point_discord_at(settings: Settings) -> None:
 
 def run_bot(settings: Settings) -> int:
     """Entry point for ``python -m bot``: returns the exit status."""
-    token = settings.token()
-    settings.router_key()
+    missing = missing_for_bot(settings)
+    if missing:
+        raise ConfigError("; ".join(missing))
     point_discord_at(settings)
-    return asyncio.run(_serve(settings, token))
+    return asyncio.run(_serve(settings, settings.token()))
+
+
+def sync_commands(settings: Settings) -> int:
+    """``python -m bot sync``: log in over REST, sync the command tree whatever its hash, exit."""
+    token = settings.token()
+    point_discord_at(settings)
+    return asyncio.run(_sync(settings, token))
+
+
+async def _sync(settings: Settings, token: str) -> int:
+    async with ImageService.open(settings) as service:
+        queue = JobQueue(service, max_concurrent=1, max_per_user=1)  # never started
+        async with EaselBot(settings, service, queue) as bot:
+            bot.sync_only = True
+            await _start(bot, token, login_only=True)
+    return 0
 
 
 async def _serve(settings: Settings, token: str) -> int:
@@ -216,16 +240,28 @@ async def _serve(settings: Settings, token: str) -> int:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):
                     loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-            try:
-                await bot.start(token)
-            except discord.LoginFailure:
-                raise ConfigError(
-                    "Discord refused DISCORD_TOKEN; copy it again from the "
-                    "Developer Portal (Bot → Reset Token)."
-                ) from None
-            except discord.PrivilegedIntentsRequired:
-                raise ConfigError(
-                    "Enable the Message Content intent for the bot in the Developer "
-                    "Portal (Bot → Privileged Gateway Intents)."
-                ) from None
+            await _start(bot, token)
     return 0
+
+
+async def _start(bot: EaselBot, token: str, *, login_only: bool = False) -> None:
+    """Log in and run until closed; what stops a start is one ConfigError line."""
+    try:
+        await (bot.login(token) if login_only else bot.start(token))
+    except discord.LoginFailure:
+        raise ConfigError(
+            "Discord refused DISCORD_TOKEN; copy it again from the "
+            "Developer Portal (Bot → Reset Token)."
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError(
+            "Enable the Message Content intent for the bot in the Developer "
+            "Portal (Bot → Privileged Gateway Intents)."
+        ) from None
+    except (OSError, aiohttp.ClientError) as exc:
+        cause = getattr(exc, "os_error", None) or exc
+        reason = getattr(cause, "strerror", None) or type(cause).__name__
+        raise ConfigError(
+            f"Can't reach Discord at {bot.settings.discord_api} ({reason}): check the network "
+            "connection, a proxy or firewall, or DISCORD_API_BASE."
+        ) from None

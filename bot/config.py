@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import ipaddress
 import re
@@ -23,6 +25,7 @@ ROUTER_KEY_HELP = (
     "ROUTER_API_KEY is not set: put your router key (Requesty, OpenRouter, LiteLLM or OpenAI) "
     "in .env as ROUTER_API_KEY=…"
 )
+DISCORD_API = "https://discord.com/api/v10"
 # A DNS name of letters, digits and hyphens (IDNs in their xn-- form), optionally under "*.".
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_NAME = re.compile(rf"(?:\*\.)?(?:{_LABEL}\.)*{_LABEL}")
@@ -136,6 +139,11 @@ class Settings(BaseSettings):
         """``ROUTER_RESULT_HOSTS`` as a tuple of lower-case host names and ``*.`` wildcards."""
         return tuple(self.router_result_hosts.split(",")) if self.router_result_hosts else ()
 
+    @property
+    def discord_api(self) -> str:
+        """Discord's REST base: ``DISCORD_API_BASE`` or discord.com's."""
+        return self.discord_api_base or DISCORD_API
+
     def router_key(self) -> str:
         if self.router_api_key is None or not self.router_api_key.get_secret_value():
             raise ConfigError(ROUTER_KEY_HELP)
@@ -173,12 +181,42 @@ def _is_host_pattern(entry: str) -> bool:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read and validate settings; any problem becomes one ConfigError naming the variable."""
+    """Read and validate settings; every problem is named in one ConfigError line."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
+        raise ConfigError("; ".join(invalid_settings(exc).values())) from None
+
+
+def invalid_settings(exc: ValidationError) -> dict[str, str]:
+    """Each invalid setting's field name and a line naming the variable and what is wrong."""
+    problems: dict[str, str] = {}
+    for err in exc.errors():
         # Built from the location and message only: pydantic's own text echoes the input value,
         # which may be a secret.
-        err = exc.errors()[0]
-        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-        raise ConfigError(f"{name} is invalid: {err['msg']}") from None
+        name = str(err["loc"][0]) if err["loc"] else "settings"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        problems.setdefault(name, f"{name.upper()} is invalid: {message}")
+    return problems
+
+
+def missing_for_bot(settings: Settings) -> list[str]:
+    """What the bot can't start without, each as a line saying how to set it."""
+    missing = []
+    if settings.discord_token is None or not settings.discord_token.get_secret_value():
+        missing.append(DISCORD_TOKEN_HELP)
+    if settings.router_api_key is None or not settings.router_api_key.get_secret_value():
+        missing.append(ROUTER_KEY_HELP)
+    return missing
+
+
+def application_id_from_token(token: str) -> int:
+    """A bot token's first part is the base64 of the bot's user id, which is the application id."""
+    head = token.split(".", 1)[0]
+    try:
+        return int(base64.b64decode(head + "=" * (-len(head) % 4)).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ConfigError(
+            "DISCORD_TOKEN doesn't look like a bot token; copy it again from the "
+            "Developer Portal (Bot → Reset Token)."
+        ) from None

@@ -12,6 +12,7 @@ mapped to ``bot.errors`` in this package (transport errors here, statuses and er
     429                                -> RateLimited (retry_after)            retried
     400 moderation / content policy    -> Refused (never retried)
     401 403 / 402 412 / 404 / other    -> AuthFailed / OutOfCredit / ModelNotFound / BadRequest
+    404 not about a model (no /v1)     -> RouterPathNotFound
     200 not JSON, bad base64 or image  -> BadResponse  } not retried: the call may have been
     200 without an image               -> NoImage      } billed, so the user gets a Retry button
     200, content_filter, no image      -> Refused
@@ -219,7 +220,7 @@ class RouterClient:
             response, body = await self._send(request, path)
             if not response.is_success:
                 raise failures.status_error(
-                    response.status_code, response.headers, body, model, self._api_key
+                    response.status_code, response.headers, body, model, self._api_key, path
                 )
             return body
 

@@ -18,6 +18,7 @@ from bot.errors import (
     RateLimited,
     Refused,
     RouterError,
+    RouterPathNotFound,
     RouterUnavailable,
 )
 from bot.router.decoding import finite_float
@@ -51,11 +52,20 @@ class _ErrorInfo:
 
 
 def status_error(
-    status: int, headers: Mapping[str, str], body: bytes, model: str | None, api_key: str
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    model: str | None,
+    api_key: str,
+    path: str | None = None,
 ) -> RouterError | Transient:
     """The error for a non-2xx answer; a ``Transient`` one when the status is worth a retry."""
     info = _error_info(_try_json(body), api_key)
     retry_after = parse_retry_after(headers)
+    if status == 404 and path is not None and (model is None or info == _ErrorInfo()):
+        # Nothing about a model in the answer (or no model asked for): the path is wrong.
+        log.info("Router answered HTTP 404 for %s", path)
+        return RouterPathNotFound(detail=f"HTTP 404 for {path}", status=404)
     error = _error_for(status, info, retry_after=retry_after, model=model)
     log.info("Router answered HTTP %d (%s): %s", status, info.code, info.message)
     return Transient(error, retry_after) if status in RETRY_STATUSES else error

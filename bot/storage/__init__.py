@@ -7,11 +7,14 @@ from bot.storage.files import ImageFiles
 from bot.storage.jobs import JobTables
 from bot.storage.sessions import SessionTables
 from bot.storage.settings import ChannelSettings
+from bot.storage.state import AppState
 from bot.storage.sweeps import JobSweeps
 from bot.storage.workers import WorkerLeases
 
 __all__ = ["Store", "make_engine"]
 
 
-class Store(JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, WorkerLeases):
+class Store(
+    JobTables, JobSweeps, SessionTables, ImageFiles, ChannelSettings, WorkerLeases, AppState
+):
     """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

@@ -229,7 +229,13 @@ def test_edit_with_chat_model_sends_image_parts(env, capsys, router_url):
 
 def test_check_lists_models_and_families(env, capsys):
     status, lines, err = run(capsys, "check")
-    assert status == 0, err
+    # No DISCORD_TOKEN here: the bot couldn't start, so check says so (tests/e2e/test_check.py).
+    assert status == 2, err
+    assert [line for line in lines if line.startswith("FIX")] == [
+        "FIX  DISCORD_TOKEN is not set: create an application at "
+        "https://discord.com/developers/applications, open Bot → Reset Token, and put the token "
+        "in .env as DISCORD_TOKEN=…"
+    ]
     text = "\n".join(lines)
     assert "key accepted" in text
     assert "azure/openai/gpt-image-1: images API" in text

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 import bot.storage
 import bot.storage.engine
@@ -37,7 +38,10 @@ TABLES = {
     "turn_images",
     "channel_settings",
     "workers",
+    "app_state",
 }
+# The newest migration, whatever its id: the helpers' branches are re-chained at merge.
+HEAD = ScriptDirectory.from_config(bot.storage.engine.alembic_config()).get_current_head()
 
 
 @pytest.fixture
@@ -88,13 +92,13 @@ async def test_migrations_build_the_schema_and_reopening_changes_nothing(store):
         names = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
         version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
     assert TABLES | {"alembic_version"} <= names
-    assert version == "0003"
+    assert version == HEAD
 
     store = await reopen(store)
     async with store:
         async with store._engine.connect() as conn:
             versions = (await conn.execute(sa.text("SELECT * FROM alembic_version"))).all()
-        assert versions == [("0003",)]
+        assert versions == [(HEAD,)]
         assert await store.ping()
 
 

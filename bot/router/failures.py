@@ -62,7 +62,7 @@ def status_error(
     """The error for a non-2xx answer; a ``Transient`` one when the status is worth a retry."""
     info = _error_info(_try_json(body), api_key)
     retry_after = parse_retry_after(headers)
-    if status == 404 and path is not None and (model is None or info == _ErrorInfo()):
+    if status == 404 and path is not None and (model is None or not _about_model(info)):
         # Nothing about a model in the answer (or no model asked for): the path is wrong.
         log.info("Router answered HTTP 404 for %s", path)
         return RouterPathNotFound(detail=f"HTTP 404 for {path}", status=404)
@@ -139,6 +139,11 @@ def _error_info(parsed: Any, api_key: str) -> _ErrorInfo:
         flagged=isinstance(metadata, dict)
         and ("reasons" in metadata or "flagged_input" in metadata),
     )
+
+
+def _about_model(info: _ErrorInfo) -> bool:
+    """Whether a 404 speaks of a model ("model_not_found", "Model x is not supported")."""
+    return any("model" in (text or "").lower() for text in (info.message, info.code, info.type))
 
 
 def _is_refusal(info: _ErrorInfo) -> bool:

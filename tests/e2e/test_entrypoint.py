@@ -31,7 +31,8 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """Only what a process needs, with the loopback guard of tests/hermetic.py."""
     keep = ("PATH", "HOME", "LANG", "SYSTEMROOT", hermetic.LOG_VARIABLE, "PYTHONPATH")
     env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update(DATA_DIR=str(tmp_path / "data"), **extra)
+    env["DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
     return env
 
 

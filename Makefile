@@ -7,7 +7,7 @@ VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench fake-router clean
+.PHONY: run test lint bench fake-router lock clean
 
 $(STAMP): $(ROOT)/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Easel needs Python 3.11 or newer"'
@@ -32,6 +32,13 @@ bench: $(STAMP)
 
 fake-router: $(STAMP)
 	$(BIN)/python -m tests.fakes.router
+
+# requirements.lock: every dependency (the PostgreSQL extra too) pinned with hashes, for the
+# Docker image. Run after changing the dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-tools
+	cd $(ROOT) && $(BIN)/pip-compile --quiet --extra postgres --generate-hashes --strip-extras \
+	    --no-emit-find-links --no-emit-index-url --allow-unsafe -o requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="easel", description="Easel: Discord image bot and CLI.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO on stderr")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="start the Discord bot (the default)")
+    run = sub.add_parser("run", help="start the Discord bot (the default)")
+    # For the container image: what it sets here wins over an --env-file's values.
+    run.add_argument("--data-dir", type=Path, help="DATA_DIR, overriding the environment")
+    run.add_argument("--health-port", type=int, help="HEALTH_PORT, overriding the environment")
+    run.add_argument("--health-host", help="HEALTH_HOST, overriding the environment")
     sub.add_parser("check", help="check everything a start needs; list every problem")
     sub.add_parser("sync", help="sync the slash commands to Discord now, then exit")
     sub.add_parser("invite", help="print the bot's invite link")
@@ -89,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     """The settings; a CLI job goes to the user's data directory unless DATA_DIR is set."""
-    settings = load_settings()
+    names = ("data_dir", "health_port", "health_host")
+    overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    settings = load_settings(**overrides)
     if args.command in ("imagine", "edit") and "data_dir" not in settings.model_fields_set:
         return load_settings(data_dir=platformdirs.user_data_path("easel", appauthor=False))
     return settings

@@ -23,8 +23,8 @@ test: $(STAMP)
 	cd $(ROOT) && $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	cd $(ROOT) && $(BIN)/ruff format --check bot cogs tests benchmarks
-	cd $(ROOT) && $(BIN)/ruff check bot cogs tests benchmarks
+	cd $(ROOT) && $(BIN)/ruff format --check bot cogs tests benchmarks docs
+	cd $(ROOT) && $(BIN)/ruff check bot cogs tests benchmarks docs
 	cd $(ROOT) && $(BIN)/mypy
 
 bench: $(STAMP)

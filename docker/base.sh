@@ -5,7 +5,10 @@
 #   sudo sh docker/base.sh [NAME]        (NAME defaults to localhost/easel-base:bookworm)
 set -eu
 name=${1:-localhost/easel-base:bookworm}
-engine=$(command -v docker || command -v podman)
+# docker if its daemon answers, else podman (daemonless); ENGINE=… to choose.
+if [ -n "${ENGINE:-}" ]; then engine=$ENGINE
+elif docker info >/dev/null 2>&1; then engine=docker
+else engine=podman; fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \

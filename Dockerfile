@@ -6,18 +6,27 @@
 ARG BASE=docker.io/library/python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16
 FROM ${BASE}
 
+# DATA_DIR and HEALTH_* here serve `python -m bot check` and `sync` in the image; the bot itself
+# gets them on its command line (CMD below), which an --env-file can't override.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/easel/bin:$PATH WORKER_ID=easel
+    PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/easel/bin:$PATH WORKER_ID=easel \
+    DATA_DIR=/data HEALTH_PORT=8080 HEALTH_HOST=0.0.0.0
 WORKDIR /app
 
 # The locked dependencies first (this layer outlives code changes); asyncpg for PostgreSQL too.
+# Behind a TLS-inspecting proxy, hand pip its CA bundle as the optional build secret pip_ca:
+#   --secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt
 COPY requirements.lock ./
-RUN python3 -m venv /opt/easel \
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+    && python3 -m venv /opt/easel \
     && pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
-RUN pip install --no-deps --no-compile . \
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+    && pip install --no-deps --no-compile . \
     && useradd --system --uid 10001 --home-dir /data --no-create-home easel \
     && mkdir -p /data && chown easel /data
 

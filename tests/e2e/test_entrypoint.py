@@ -24,6 +24,8 @@ from tests import hermetic
 from tests.e2e.conftest import ROUTER_KEY, outcome
 
 ROOT = Path(__file__).resolve().parents[2]
+# Never reinstall from inside a test (that would reach PyPI): make treats the venv as current.
+STAMP = ROOT / ".venv" / ".installed"
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -47,7 +49,7 @@ def test_make_run_without_token_explains_and_exits_2(tmp_path):
     proc = subprocess.run(
         # From the test's own directory: the checkout's .env (a developer's, with a real token)
         # must not be read.
-        ["make", "-s", "-f", str(ROOT / "Makefile"), "run"],
+        ["make", "-s", "-f", str(ROOT / "Makefile"), "-o", str(STAMP), "run"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

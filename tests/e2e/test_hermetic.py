@@ -17,6 +17,8 @@ from tests import hermetic
 from tests.e2e.test_entrypoint import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
+# Never reinstall from inside a test (that would reach PyPI): make treats the venv as current.
+STAMP = ROOT / ".venv" / ".installed"
 PLANTED_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.planted.by-test-hermetic"
 PLANTED = (
     "# Written by tests/e2e/test_hermetic.py while it runs; removed afterwards.\n"
@@ -51,7 +53,7 @@ def test_settings_in_a_test_never_come_from_the_checkouts_dotenv(checkout_dotenv
 
 def test_make_run_with_a_token_in_the_checkout_still_says_it_is_missing(checkout_dotenv, tmp_path):
     proc = subprocess.run(
-        ["make", "-s", "-f", str(ROOT / "Makefile"), "run"],
+        ["make", "-s", "-f", str(ROOT / "Makefile"), "-o", str(STAMP), "run"],
         cwd=tmp_path,
         env=clean_env(tmp_path, ROUTER_API_KEY="k"),
         capture_output=True,

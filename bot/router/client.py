@@ -66,8 +66,7 @@ class RouterClient:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._origin = downloads.origin(self._base_url)
-        # Where failures say they went: the URL without any user:password in it.
-        self._shown = str(httpx.URL(self._base_url).copy_with(userinfo=b""))
+        self._public_url = str(httpx.URL(self._base_url).copy_with(userinfo=b""))
         self._hosts = hosts.ResultHosts(self._origin, result_hosts)
         self._api_key = api_key
         self._retries = retries.Retrier(max_retries, retry_budget, timeout)
@@ -219,7 +218,7 @@ class RouterClient:
             request = self._client.build_request(
                 method, url, headers=headers, content=content, data=form, files=files
             )
-            response, body = await self._send(request, f"{method} {self._shown}{path}")
+            response, body = await self._send(request, f"{method} {self._public_url}{path}")
             if not response.is_success:
                 raise failures.status_error(
                     response.status_code, response.headers, body, model, self._api_key, path

@@ -4,19 +4,18 @@ buttons, syncs commands, resumes the job queue, and shuts down cleanly on SIGTER
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
+import hashlib
+import json
 import logging
-import signal
 from typing import Any
 
 import discord
 import yarl
 from discord.ext import commands
 
-from bot.config import Settings
-from bot.errors import ConfigError, EaselError
+from bot.config import Settings, application_id_from_token
+from bot.errors import EaselError
 from bot.health import HealthServer
 from bot.jobs import JobQueue
 from bot.live_catalog import default_models, refresh
@@ -25,7 +24,7 @@ from bot.pool import WorkerPool
 from bot.retention import Sweeper
 from bot.service import ImageService
 from bot.web.paint import open_paint
-from bot.workers import HEARTBEAT_EVERY_S, claim_lease, keep_lease, release_lease
+from bot.workers import HEARTBEAT_EVERY_S, keep_lease, release_lease
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +85,6 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
-def application_id_from_token(token: str) -> int:
-    """A bot token's first part is the base64 of the bot's user id, which is the application id."""
-    head = token.split(".", 1)[0]
-    try:
-        return int(base64.b64decode(head + "=" * (-len(head) % 4)).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ConfigError(
-            "DISCORD_TOKEN doesn't look like a bot token; copy it again from the "
-            "Developer Portal (Bot → Reset Token)."
-        ) from None
-
-
 def invite_url(settings: Settings) -> str:
     app_id = application_id_from_token(settings.token())
     query = {
@@ -138,10 +125,14 @@ class EaselBot(commands.Bot):
         self._resume_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self._lease_task: asyncio.Task[None] | None = None
+        self.sync_only = False  # python -m bot sync: load the commands, sync them, nothing else
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
             await self.load_extension(name)
+        await self.sync_commands(force=self.sync_only)
+        if self.sync_only:
+            return
         sweeper = Sweeper.from_settings(self.service.store, self.settings)
         every = self.settings.sweep_every_minutes * 60
         self._sweep_task = asyncio.create_task(sweeper.run_forever(every), name="easel-sweep")
@@ -152,7 +143,6 @@ class EaselBot(commands.Bot):
         # The router's own list decides what autocomplete offers; the built-in one if it fails.
         defaults = default_models(self.settings)
         await refresh(self.service.catalog, self.service.router, defaults, within=30)
-        await self.sync_commands()
         await self.start_health()
 
     async def start_health(self) -> None:
@@ -234,13 +224,21 @@ class EaselBot(commands.Bot):
             for shard_id, info in sorted(found.items())
         }
 
-    async def sync_commands(self) -> None:
-        if self.settings.dev_guild_id:
-            guild = discord.Object(self.settings.dev_guild_id)
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Sync the command tree if it changed since the last sync (Discord rate-limits syncs)."""
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        if guild is not None:
             self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
-        else:
-            await self.tree.sync()
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
+        digest = tree_hash(payload)
+        if not force and await self.service.store.state(key) == digest:
+            log.info("commands unchanged since the last sync; not syncing")
+            return False
+        await self.tree.sync(guild=guild)
+        await self.service.store.set_state(key, digest)
+        log.info("synced %d commands (%s)", len(payload), "guild" if guild else "global")
+        return True
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d guild(s)", self.user, len(self.guilds))
@@ -265,8 +263,9 @@ class EaselBot(commands.Bot):
         if self.delivery is not None:
             await self.delivery.close()
         await self.queue.close()  # running jobs stay RUNNING in the store; resumed next start
-        # Only once nothing runs any more: the next process with this id may start at once.
-        await release_lease(self.service.store, self.settings.worker_id)
+        if self._lease_task is not None:
+            # Only once nothing runs any more: the next process with this id may start at once.
+            await release_lease(self.service.store, self.settings.worker_id)
         if self.health is not None:
             await self.health.stop()
         await super().close()
@@ -296,46 +295,7 @@ def _ms(latency: float) -> int | None:
     return None if latency != latency else round(latency * 1000)  # NaN before a heartbeat
 
 
-def point_discord_at(settings: Settings) -> None:
-    """Send REST and gateway traffic to a proxy or a test server instead of discord.com."""
-    if settings.discord_api_base:
-        discord.http.Route.BASE = settings.discord_api_base
-    if settings.discord_gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
-
-
-def run_bot(settings: Settings) -> int:
-    """Entry point for ``python -m bot``: returns the exit status."""
-    token = settings.token()
-    settings.router_key()
-    point_discord_at(settings)
-    return asyncio.run(_serve(settings, token))
-
-
-async def _serve(settings: Settings, token: str) -> int:
-    async with ImageService.open(settings) as service:
-        # Before logging in, so that a second process with this id resumes nothing.
-        await claim_lease(service.store, settings.worker_id)
-        queue = JobQueue(
-            service,
-            max_concurrent=settings.max_concurrent_jobs,
-            max_per_user=settings.max_jobs_per_user,
-        )
-        async with make_bot(settings, service, queue) as bot:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-            try:
-                await bot.start(token)
-            except discord.LoginFailure:
-                raise ConfigError(
-                    "Discord refused DISCORD_TOKEN; copy it again from the "
-                    "Developer Portal (Bot → Reset Token)."
-                ) from None
-            except discord.PrivilegedIntentsRequired:
-                raise ConfigError(
-                    "Enable the Message Content intent for the bot in the Developer "
-                    "Portal (Bot → Privileged Gateway Intents)."
-                ) from None
-    return 0
+def tree_hash(payload: list[dict[str, Any]]) -> str:
+    """A stable hash of the command payloads that a sync would send."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,29 +1,30 @@
-"""Command line on the same ImageService: ``python -m bot check|imagine|edit|invite|worker``.
+"""Command line on the same ImageService: ``python -m bot check|sync|imagine|edit|invite|worker``.
 
 With no subcommand it starts the Discord bot. Exit status: 0 success, 1 router or input error
-(the friendly message on stderr), 2 configuration error.
+(the friendly message on stderr), 2 configuration error. Logs go to stderr at WARNING, except
+for the bot itself (``LOG_LEVEL``) and with ``--verbose``. ``imagine`` and ``edit`` keep their
+jobs in the user's data directory (platformdirs) unless ``DATA_DIR`` is set.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import time
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import platformdirs
 from rich.console import Console
 
-from bot import media
+from bot import checks, media
 from bot.catalog import ASPECT_RATIOS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS
 from bot.config import Settings, load_settings
 from bot.domain import ImageSpec, JobResult
-from bot.errors import ConfigError, EaselError
+from bot.errors import ConfigError, EaselError, RouterPathNotFound, RouterUnavailable
 from bot.inputs import RawImage
 from bot.logs import setup_logging
-from bot.router_check import check_router
 from bot.service import ImageService
 
 T = TypeVar("T")
@@ -32,10 +33,16 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="easel", description="Easel: Discord image bot and CLI.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO on stderr")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="start the Discord bot (the default)")
+    run = sub.add_parser("run", help="start the Discord bot (the default)")
+    # For the container image: what it sets here wins over an --env-file's values.
+    run.add_argument("--data-dir", type=Path, help="DATA_DIR, overriding the environment")
+    run.add_argument("--health-port", type=int, help="HEALTH_PORT, overriding the environment")
+    run.add_argument("--health-host", help="HEALTH_HOST, overriding the environment")
+    sub.add_parser("check", help="check everything a start needs; list every problem")
+    sub.add_parser("sync", help="sync the slash commands to Discord now, then exit")
     sub.add_parser("worker", help="take jobs from the shared store and post them (no gateway)")
-    sub.add_parser("check", help="check the configuration, the router and the key")
     sub.add_parser("invite", help="print the bot's invite link")
     imagine = sub.add_parser("imagine", help="generate images from a prompt")
     imagine.add_argument("prompt")
@@ -61,12 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        settings = load_settings()
-        setup_logging(settings.log_level, _secrets(settings))
-        if args.command in (None, "run"):
-            from bot.app import run_bot  # Discord is only imported when the bot runs
+        if args.command == "check":
+            return _check(args)
+        settings = _settings(args)
+        setup_logging(_log_level(args, settings), _secrets(settings))
+        if args.command in (None, "run", "sync"):
+            from bot.launch import run_bot, sync_commands  # Discord is only imported for these
 
-            return run_bot(settings)
+            return (sync_commands if args.command == "sync" else run_bot)(settings)
         if args.command == "worker":
             from bot.worker import run_worker
 
@@ -87,6 +96,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings; a CLI job goes to the user's data directory unless DATA_DIR is set."""
+    names = ("data_dir", "health_port", "health_host")
+    overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    settings = load_settings(**overrides)
+    if args.command in ("imagine", "edit") and "data_dir" not in settings.model_fields_set:
+        return load_settings(data_dir=platformdirs.user_data_path("easel", appauthor=False))
+    return settings
+
+
+def _log_level(args: argparse.Namespace, settings: Settings) -> str:
+    if args.command in (None, "run"):
+        return settings.log_level
+    if args.verbose:
+        return "DEBUG" if settings.log_level == "DEBUG" else "INFO"
+    return "WARNING"
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Every check at once: one line each, problems first marked FIX; 2 if any."""
+    loaded = checks.load()
+    # The findings say what went wrong; the log lines behind them only with --verbose.
+    level = _log_level(args, loaded.settings) if args.verbose else "ERROR"
+    setup_logging(level, _secrets(loaded.settings))
+    findings = asyncio.run(checks.run_checks(loaded))
+    for finding in findings:
+        print(finding)
+    bad = checks.problems(findings)
+    print(f"{len(bad)} problem(s) to fix." if bad else "Everything a start needs is in place.")
+    return EXIT_CONFIG if bad else EXIT_OK
+
+
 def _secrets(settings: Settings) -> list[str]:
     return [
         s.get_secret_value()
@@ -97,8 +138,6 @@ def _secrets(settings: Settings) -> list[str]:
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, err: Console) -> int:
     async with ImageService.open(settings) as service:
-        if args.command == "check":
-            return await _check(service, settings, err)
         spec = _spec(args, settings)
         if args.command == "imagine":
             run = service.imagine(args.prompt, spec, user_id=None, origin={"source": "cli"})
@@ -107,7 +146,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, err: Console) 
             mask = RawImage(_read(args.mask), args.mask.name) if args.mask else None
             run = service.edit(args.prompt, inputs, spec, mask=mask, origin={"source": "cli"})
         label = service.catalog.get(spec.model).label
-        result = await _with_progress(run, f"Asking {label}", err)
+        try:
+            result = await _with_progress(run, f"Asking {label}", err)
+        except (RouterUnavailable, RouterPathNotFound) as exc:
+            where = f" (ROUTER_BASE_URL is {settings.router_base_url})"
+            raise EaselError(exc.user_message + where) from None
         _save(result, args.out, err)
         return EXIT_OK
 
@@ -155,19 +198,3 @@ def _save(result: JobResult, out: Path, err: Console) -> None:
         err.print(f"Model: {result.text}", markup=False)
     cost = f"${result.cost:.4f}" if result.cost is not None else "not reported"
     err.print(f"Job {result.job.id}, cost {cost}", markup=False)
-
-
-async def _check(service: ImageService, settings: Settings, err: Console) -> int:
-    print(f"Router: {settings.router_base_url} (key set)")
-    print(f"Store: {_safe_url(settings.database)}")
-    warn = functools.partial(err.print, markup=False)
-    ok = await check_router(service, settings, print, warn)
-    return EXIT_OK if ok else EXIT_ERROR
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

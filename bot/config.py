@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import re
-import socket
 import urllib.parse
 from pathlib import Path
 from typing import Any, Self
@@ -15,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 from bot.router.profiles import KINDS, PROFILES, guess_kind
+from bot.values import application_id_from_token as application_id_from_token
+from bot.values import default_worker_id as default_worker_id
+from bot.values import is_host_pattern, parse_shard_ids
 
 DISCORD_TOKEN_HELP = (
     "DISCORD_TOKEN is not set: create an application at https://discord.com/developers/applications, "
@@ -24,9 +24,7 @@ ROUTER_KEY_HELP = (
     "ROUTER_API_KEY is not set: put your router key (Requesty, OpenRouter, LiteLLM or OpenAI) "
     "in .env as ROUTER_API_KEY=…"
 )
-# A DNS name of letters, digits and hyphens (IDNs in their xn-- form), optionally under "*.".
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOST_NAME = re.compile(rf"(?:\*\.)?(?:{_LABEL}\.)*{_LABEL}")
+DISCORD_API = "https://discord.com/api/v10"
 
 
 class Settings(BaseSettings):
@@ -189,7 +187,7 @@ class Settings(BaseSettings):
     def _result_hosts(cls, value: str) -> str:
         entries = [entry.strip().lower().rstrip(".") for entry in value.split(",")]
         for entry in filter(None, entries):
-            if not _is_host_pattern(entry):
+            if not is_host_pattern(entry):
                 raise ValueError(
                     "must be host names separated by commas, like cdn.example.com or "
                     "*.blob.core.windows.net (no scheme, port or path)"
@@ -252,6 +250,11 @@ class Settings(BaseSettings):
         """``ROUTER_RESULT_HOSTS`` as a tuple of lower-case host names and ``*.`` wildcards."""
         return tuple(self.router_result_hosts.split(",")) if self.router_result_hosts else ()
 
+    @property
+    def discord_api(self) -> str:
+        """Discord's REST base: ``DISCORD_API_BASE`` or discord.com's."""
+        return self.discord_api_base or DISCORD_API
+
     def router_key(self) -> str:
         if self.router_api_key is None or not self.router_api_key.get_secret_value():
             raise ConfigError(ROUTER_KEY_HELP)
@@ -263,50 +266,34 @@ class Settings(BaseSettings):
         return self.discord_token.get_secret_value()
 
 
-def parse_shard_ids(value: str) -> tuple[int, ...]:
-    """``"0-3"``, ``"0,2"``, ``"1"`` or ``"0-1,4"`` as sorted shard ids; ValueError otherwise."""
-    ids: set[int] = set()
-    for part in value.replace(" ", "").split(","):
-        low, _, high = part.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()) or int(high or low) < int(low):
-            raise ValueError("must be shard numbers and ranges, like 0-3 or 0,2")
-        ids.update(range(int(low), int(high or low) + 1))
-    return tuple(sorted(ids))
-
-
-def default_worker_id(data_dir: Path, database_url: str | None, host: str | None = None) -> str:
-    """``<host>-<8 hex digits>``, the digits hashed from the data directory and the database."""
-    host = (host or socket.gethostname() or "easel")[:55]  # 55 + 9 fits WORKER_ID's 64
-    store = f"{data_dir.resolve()}\n{_store_identity(database_url or '')}"
-    return f"{host}-{hashlib.sha256(store.encode()).hexdigest()[:8]}"
-
-
-def _store_identity(url: str) -> str:
-    """Which database a URL names, without password or options: rotating a password keeps the id."""
-    parts = urllib.parse.urlsplit(url)
-    where = parts.netloc.rpartition("@")[2]
-    return f"{parts.scheme}://{parts.username or ''}@{where}{parts.path}"
-
-
-def _is_host_pattern(entry: str) -> bool:
-    if entry.startswith("*."):
-        # A wildcard over a whole top-level domain (*.com) is almost surely a mistake.
-        return "." in entry[2:] and _HOST_NAME.fullmatch(entry) is not None
-    try:
-        ipaddress.ip_address(entry)  # an operator may name an internal store by address
-        return True
-    except ValueError:
-        return _HOST_NAME.fullmatch(entry) is not None and len(entry) <= 253
-
-
 def load_settings(**overrides: Any) -> Settings:
-    """Read and validate settings; any problem becomes one ConfigError naming the variable."""
+    """Read and validate settings; every problem is named in one ConfigError line."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
+        raise ConfigError("; ".join(invalid_settings(exc).values())) from None
+
+
+def invalid_settings(exc: ValidationError) -> dict[str, str]:
+    """Each invalid setting's field name and a line naming the variable and what is wrong."""
+    problems: dict[str, str] = {}
+    for err in exc.errors():
         # Built from the location and message only: pydantic's own text echoes the input value,
         # which may be a secret.
-        err = exc.errors()[0]
+        message = str(err["msg"]).removeprefix("Value error, ")
         if not err["loc"]:  # a rule across settings: its message names them
-            raise ConfigError(str(err["msg"]).removeprefix("Value error, ")) from None
-        raise ConfigError(f"{str(err['loc'][0]).upper()} is invalid: {err['msg']}") from None
+            problems.setdefault("settings", message)
+            continue
+        name = str(err["loc"][0])
+        problems.setdefault(name, f"{name.upper()} is invalid: {message}")
+    return problems
+
+
+def missing_for_bot(settings: Settings) -> list[str]:
+    """What the bot can't start without, each as a line saying how to set it."""
+    missing = []
+    if settings.discord_token is None or not settings.discord_token.get_secret_value():
+        missing.append(DISCORD_TOKEN_HELP)
+    if settings.router_api_key is None or not settings.router_api_key.get_secret_value():
+        missing.append(ROUTER_KEY_HELP)
+    return missing

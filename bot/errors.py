@@ -166,6 +166,16 @@ class ModelNotFound(RouterError):
     default_message = "The image service doesn't know that model."
 
 
+class RouterPathNotFound(RouterError):
+    """A 404 that isn't about a model: ROUTER_BASE_URL points at the wrong path (no ``/v1``)."""
+
+    code = "router_path"
+    default_message = (
+        "The image service isn't at that address (HTTP 404); the bot's owner should check "
+        "ROUTER_BASE_URL, which usually ends in /v1."
+    )
+
+
 class BadRequest(RouterError):
     code = "bad_request"
     default_message = "The image service rejected the request."

@@ -55,6 +55,13 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class NoVoiceNotices(logging.Filter):
+    """Easel speaks no voice: discord.py's notices that voice libraries are missing are noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret:
@@ -86,3 +93,6 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
         "botocore",
     ):
         logging.getLogger(name).setLevel(logging.WARNING)
+    client = logging.getLogger("discord.client")
+    if not any(isinstance(f, NoVoiceNotices) for f in client.filters):
+        client.addFilter(NoVoiceNotices())

@@ -253,3 +253,13 @@ spend_logs = sa.Table(
     sa.Column("channel_id", Snowflake, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Small facts the bot keeps about itself, by key: the hash of the command tree last synced to
+# Discord per application and scope, so a start syncs only when the commands changed.
+app_state = sa.Table(
+    "app_state",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -18,9 +18,10 @@ from typing import Any
 
 import discord
 
-from bot.app import EaselBot, heartbeat_every, point_discord_at
+from bot.app import EaselBot, heartbeat_every
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.launch import point_discord_at
 from bot.pool import WorkerPool
 from bot.service import ImageService
 from bot.workers import claim_lease, keep_lease

@@ -12,6 +12,7 @@ mapped to ``bot.errors`` in this package (transport errors here, statuses and er
     429                                -> RateLimited (retry_after)            retried
     400 moderation / content policy    -> Refused (never retried)
     401 403 / 402 412 / 404 / other    -> AuthFailed / OutOfCredit / ModelNotFound / BadRequest
+    404 not about a model (no /v1)     -> RouterPathNotFound
     200 not JSON, bad base64 or image  -> BadResponse  } not retried: the call may have been
     200 without an image               -> NoImage      } billed, so the user gets a Retry button
     200, content_filter, no image      -> Refused
@@ -66,6 +67,7 @@ class RouterClient:
         self.profile = profile or PROFILES["requesty"]
         self._base_url = base_url.rstrip("/")
         self._origin = downloads.origin(self._base_url)
+        self._public_url = str(httpx.URL(self._base_url).copy_with(userinfo=b""))
         self._hosts = hosts.ResultHosts(self._origin, result_hosts)
         self._api_key = api_key
         self._retries = retries.Retrier(max_retries, retry_budget, timeout)
@@ -217,10 +219,10 @@ class RouterClient:
             request = self._client.build_request(
                 method, url, headers=headers, content=content, data=form, files=files
             )
-            response, body = await self._send(request, path)
+            response, body = await self._send(request, f"{method} {self._public_url}{path}")
             if not response.is_success:
                 raise failures.status_error(
-                    response.status_code, response.headers, body, model, self._api_key
+                    response.status_code, response.headers, body, model, self._api_key, path
                 )
             return body, response.headers
 

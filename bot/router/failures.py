@@ -18,6 +18,7 @@ from bot.errors import (
     RateLimited,
     Refused,
     RouterError,
+    RouterPathNotFound,
     RouterUnavailable,
 )
 from bot.router.decoding import finite_float
@@ -51,11 +52,20 @@ class _ErrorInfo:
 
 
 def status_error(
-    status: int, headers: Mapping[str, str], body: bytes, model: str | None, api_key: str
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    model: str | None,
+    api_key: str,
+    path: str | None = None,
 ) -> RouterError | Transient:
     """The error for a non-2xx answer; a ``Transient`` one when the status is worth a retry."""
     info = _error_info(_try_json(body), api_key)
     retry_after = parse_retry_after(headers)
+    if status == 404 and path is not None and (model is None or not _about_model(info)):
+        # Nothing about a model in the answer (or no model asked for): the path is wrong.
+        log.info("Router answered HTTP 404 for %s", path)
+        return RouterPathNotFound(detail=f"HTTP 404 for {path}", status=404)
     error = _error_for(status, info, retry_after=retry_after, model=model)
     log.info("Router answered HTTP %d (%s): %s", status, info.code, info.message)
     return Transient(error, retry_after) if status in RETRY_STATUSES else error
@@ -129,6 +139,11 @@ def _error_info(parsed: Any, api_key: str) -> _ErrorInfo:
         flagged=isinstance(metadata, dict)
         and ("reasons" in metadata or "flagged_input" in metadata),
     )
+
+
+def _about_model(info: _ErrorInfo) -> bool:
+    """Whether a 404 speaks of a model ("model_not_found", "Model x is not supported")."""
+    return any("model" in (text or "").lower() for text in (info.message, info.code, info.type))
 
 
 def _is_refusal(info: _ErrorInfo) -> bool:

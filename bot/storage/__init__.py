@@ -12,6 +12,7 @@ from bot.storage.paints import PaintLink, PaintLinks
 from bot.storage.rules import GuildRules
 from bot.storage.sessions import SessionTables
 from bot.storage.settings import ChannelSettings
+from bot.storage.state import AppState
 from bot.storage.sweeps import JobSweeps
 from bot.storage.workers import WorkerLeases
 
@@ -30,5 +31,6 @@ class Store(
     WorkerLeases,
     PaintLinks,
     BudgetTables,
+    AppState,
 ):
     """Async access to everything Easel keeps; open with ``await Store.open(url, data_dir)``."""

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.timeout(90)
 
 @pytest.fixture(scope="module")
 def router_url() -> Iterator[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)  # the session set PYTHONPATH (the checkout and the guard)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.router", "--key", KEY],
         stdout=subprocess.PIPE,
@@ -229,7 +229,13 @@ def test_edit_with_chat_model_sends_image_parts(env, capsys, router_url):
 
 def test_check_lists_models_and_families(env, capsys):
     status, lines, err = run(capsys, "check")
-    assert status == 0, err
+    # No DISCORD_TOKEN here: the bot couldn't start, so check says so (tests/e2e/test_check.py).
+    assert status == 2, err
+    assert [line for line in lines if line.startswith("FIX")] == [
+        "FIX  DISCORD_TOKEN is not set: create an application at "
+        "https://discord.com/developers/applications, open Bot → Reset Token, and put the token "
+        "in .env as DISCORD_TOKEN=…"
+    ]
     text = "\n".join(lines)
     assert "key accepted" in text
     assert "azure/openai/gpt-image-1: images API" in text
@@ -439,7 +445,7 @@ def test_python_m_bot_imagine_subprocess(env, router_url):
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=dict(os.environ),
     )
     assert proc.returncode == 0, proc.stderr
     path = proc.stdout.strip().splitlines()[0]
@@ -454,7 +460,7 @@ def test_python_m_bot_config_error_exits_2(env, monkeypatch):
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "ROUTER_API_KEY": ""},
+        env={**os.environ, "ROUTER_API_KEY": ""},
     )
     assert proc.returncode == 2
     assert "ROUTER_API_KEY is not set" in proc.stderr

@@ -20,16 +20,21 @@ import httpx
 import pytest
 
 from bot.app import bot_permissions
+from tests import hermetic
 from tests.e2e.conftest import ROUTER_KEY, outcome
 
 ROOT = Path(__file__).resolve().parents[2]
+# Never reinstall from inside a test (that would reach PyPI): make treats the venv as current.
+STAMP = ROOT / ".venv" / ".installed"
 pytestmark = pytest.mark.timeout(120)
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "SYSTEMROOT")
+    """Only what a process needs, with the loopback guard of tests/hermetic.py."""
+    keep = ("PATH", "HOME", "LANG", "SYSTEMROOT", hermetic.LOG_VARIABLE, "PYTHONPATH")
     env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update(PYTHONPATH=str(ROOT), DATA_DIR=str(tmp_path / "data"), **extra)
+    env["DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
     return env
 
 
@@ -42,8 +47,10 @@ def free_port() -> int:
 def test_make_run_without_token_explains_and_exits_2(tmp_path):
     env = clean_env(tmp_path, ROUTER_API_KEY="k")
     proc = subprocess.run(
-        ["make", "-s", "run"],
-        cwd=ROOT,
+        # From the test's own directory: the checkout's .env (a developer's, with a real token)
+        # must not be read.
+        ["make", "-s", "-f", str(ROOT / "Makefile"), "-o", str(STAMP), "run"],
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,

@@ -15,6 +15,7 @@ from bot.config import load_settings
 from bot.domain import ApiFamily
 from bot.errors import ConfigError, InvalidOption, TooManyImages
 from bot.logs import RedactingFilter
+from tests import hermetic
 
 SECRET = "rqy_supersecretkey_1234567890"
 
@@ -160,8 +161,9 @@ def test_secret_never_in_repr_or_error(monkeypatch):
 def test_cli_config_error_exits_2_with_one_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "REQUEST_TIMEOUT": "soon", "HOME": str(tmp_path)}
     env["PYTHONPATH"] = str(Path(bot.__file__).parent.parent)  # a clean cwd: no .env
+    env = hermetic.guarded_env(env, tmp_path / "network.log")
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "check"],
+        [sys.executable, "-m", "bot", "imagine", "x"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -170,8 +172,11 @@ def test_cli_config_error_exits_2_with_one_line(tmp_path):
         check=False,
     )
     assert proc.returncode == 2
-    assert "REQUEST_TIMEOUT is invalid" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        "Configuration error: REQUEST_TIMEOUT is invalid: Input should be a valid number, "
+        "unable to parse string as a number"
+    ]
+    assert not (tmp_path / "network.log").exists()
 
 
 def test_redacting_filter_cleans_messages_and_tracebacks():

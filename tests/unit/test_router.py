@@ -33,6 +33,7 @@ from bot.errors import (
     RateLimited,
     Refused,
     RouterError,
+    RouterPathNotFound,
     RouterUnavailable,
     TooManyImages,
 )
@@ -866,10 +867,21 @@ async def test_bad_request_shows_the_routers_message_to_the_user(make_client):
 
 async def test_model_not_found_names_the_model(make_client):
     async with make_client(
-        Recorder(httpx.Response(404, json={"error": {"message": "nope"}}))
+        Recorder(httpx.Response(404, json={"error": {"message": "no such model"}}))
     ) as client:
         with pytest.raises(ModelNotFound, match="gpt-image-1"):
             await client.generate("p", ImageSpec(GPT))
+
+
+@pytest.mark.parametrize("body", [{"error": {"origin": "router", "message": "Not Found"}}, None])
+async def test_a_404_not_about_a_model_is_the_base_url(make_client, body):
+    """A base URL without /v1: the router has no such path, whatever model was asked for."""
+    answer = httpx.Response(404, json=body) if body else httpx.Response(404, text="Not Found")
+    async with make_client(Recorder(answer)) as client:
+        with pytest.raises(RouterPathNotFound, match="ROUTER_BASE_URL, which usually ends in /v1"):
+            await client.generate("p", ImageSpec(GPT))
+        with pytest.raises(RouterPathNotFound):
+            await client.check()
 
 
 @pytest.mark.parametrize("status", [400, 502])

@@ -39,7 +39,10 @@ TABLES = {
     "channel_settings",
     "guild_rules",
     "workers",
+    "app_state",
 }
+# The newest migration, whatever its id: the helpers' branches are re-chained at merge.
+HEAD = ScriptDirectory.from_config(bot.storage.engine.alembic_config()).get_current_head()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ REST handlers, the gateway and the driver all work on one ``World``. Mutations c
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import secrets
 from collections.abc import Callable
@@ -35,7 +36,9 @@ class World:
         self.application_id = self.ids.next()
         self.bot_user = User(self.application_id, bot_name, bot=True)
         self.owner = User(self.ids.next(), "app-owner")
-        self.token = f"fake.{self.application_id}.{secrets.token_urlsafe(24)}"
+        # Shaped like Discord's: base64 of the bot's id, a timestamp part, an HMAC part.
+        head = base64.b64encode(str(self.application_id).encode()).decode().rstrip("=")
+        self.token = f"{head}.fake.{secrets.token_urlsafe(24)}"
         self.users: dict[int, User] = {u.id: u for u in (self.bot_user, self.owner)}
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}

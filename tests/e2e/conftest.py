@@ -15,7 +15,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import discord
 
-from bot.app import EaselBot, make_bot, point_discord_at
+from bot.app import EaselBot, make_bot
+from bot.launch import point_discord_at
 from bot.config import Settings, load_settings
 from bot.jobs import JobQueue
 from bot.service import ImageService

@@ -16,9 +16,9 @@ with warnings.catch_warnings():
     import discord
 
 from bot.app import EaselBot, make_bot
-from bot.launch import point_discord_at
 from bot.config import Settings, load_settings
 from bot.jobs import JobQueue
+from bot.launch import point_discord_at
 from bot.service import ImageService
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.router import FakeRouter

@@ -58,6 +58,12 @@ async def test_a_good_configuration_passes_every_check(configure, capsys, world,
     status, lines = await check(capsys)
     assert status == 0, lines
     fake = world[0]
+    kind = lines.index("ok   router kind: requesty (guessed from the base URL)")
+    assert lines[kind + 1] == "ok   it offers 7 image model(s):"
+    models = [line for line in lines if line.startswith("ok     ")]
+    assert len(models) == 7 and any("gpt-image-1" in line for line in models)
+    lines = [line for line in lines if not line.startswith("ok     ")]
+    del lines[kind : kind + 2]
     assert lines == [
         "ok   settings: every setting is valid",
         f"ok   router {router.base_url}: reachable, key accepted (7 models listed)",

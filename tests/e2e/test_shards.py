@@ -21,6 +21,7 @@ from bot.domain import JobKind, JobStatus
 from bot.storage import Store
 from tests.e2e.conftest import ROUTER_KEY, outcome
 from tests.e2e.test_entrypoint import clean_env, free_port
+from tests.e2e.test_imagine import posts
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -134,7 +135,7 @@ async def test_two_shard_processes_answer_each_server_once_by_the_right_shard(
             assert len(bot_posts(fake, channel)) == 2, f"shard {n}: one answer each"
         async with await Store.open(pg_url, tmp_path / "probe") as store:
             jobs = await store.jobs_with_status(JobStatus.DONE)
-        assert len(jobs) == 4 and len(router.requests) == 4  # one router call each
+        assert len(jobs) == 4 and len(posts(router)) == 4  # one router call each
         # Each server's command and reply reached only the session of its shard.
         for session in fake.gateway.live_sessions():
             seen = {

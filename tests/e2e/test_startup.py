@@ -128,7 +128,7 @@ async def test_commands_sync_once_until_they_change_or_sync_is_asked(tmp_path, w
     log = await run_until_ready(tmp_path, fake, router)
     assert syncs() == 1
     assert not [line for line in log if "voice will NOT be supported" in line]
-    assert any("synced 4 commands (global)" in line for line in log), log
+    assert any(re.search(r"synced \d+ commands \(global\)", line) for line in log), log
     log = await run_until_ready(tmp_path, fake, router)
     assert syncs() == 1  # the same tree: the second start doesn't sync
     assert any("commands unchanged since the last sync; not syncing" in line for line in log)

@@ -18,6 +18,7 @@ import pytest
 from bot.domain import JobStatus
 from tests.e2e.conftest import ROUTER_KEY, outcome
 from tests.e2e.test_entrypoint import clean_env
+from tests.e2e.test_imagine import posts
 from tests.e2e.test_shards import terminate
 from tests.fakes.router import Fault
 
@@ -95,14 +96,14 @@ async def test_a_killed_workers_job_is_taken_over_and_posted_once(
         handle = await fake.slash(alice, channel, "imagine", {"prompt": "a fox, killed"})
         assert await handle.wait_ack(5) == 5
         await first.start()
-        await fake.world.wait_until(lambda: router.requests, 30, "worker a in the router call")
+        await fake.world.wait_until(lambda: posts(router), 30, "worker a in the router call")
         await first.kill()
         await second.start()
         message = await outcome(fake, handle, timeout=60)
         assert message.attachments and "a fox, killed" in message.embeds[0]["description"]
         await asyncio.sleep(1.5)  # time for a second post, were there one
         assert len(original_edits(fake, handle)) == 1
-        assert len(router.requests) == 2  # asked again after the takeover: at least once
+        assert len(posts(router)) == 2  # asked again after the takeover: at least once
         [job] = await gateway.store.jobs_with_status(JobStatus.DONE)
         assert job.attempts == 2 and job.delivery["state"] == "posted"
     finally:
@@ -131,10 +132,10 @@ async def test_100_jobs_across_2_workers_none_lost_none_posted_twice(
             message = await outcome(fake, handle, timeout=120)
             assert message.attachments, message
         await asyncio.sleep(1.5)  # time for a second post, were there one
-        posts = collections.Counter(len(original_edits(fake, h)) for h in handles)
-        assert posts == {1: 100}
+        edits = collections.Counter(len(original_edits(fake, h)) for h in handles)
+        assert edits == {1: 100}
         done = await gateway.store.jobs_with_status(JobStatus.DONE)
-        assert len(done) == 100 and len(router.requests) == 100
+        assert len(done) == 100 and len(posts(router)) == 100
         assert all(j.delivery["state"] == "posted" for j in done)
         ran = collections.Counter(j.claimed_by for j in done)
         assert set(ran) == {"worker-1", "worker-2"}, ran

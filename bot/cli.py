@@ -150,6 +150,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, err: Console) 
             result = await _with_progress(run, f"Asking {label}", err)
         except (RouterUnavailable, RouterPathNotFound) as exc:
             where = f" (ROUTER_BASE_URL is {settings.router_base_url})"
+            if isinstance(exc, RouterPathNotFound) and not settings.router_kind:
+                where += (
+                    f"; if the router isn't {settings.kind.capitalize()}, set ROUTER_KIND "
+                    "(openrouter, litellm, openai or requesty)"
+                )
             raise EaselError(exc.user_message + where) from None
         _save(result, args.out, err)
         return EXIT_OK

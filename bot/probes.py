@@ -113,11 +113,14 @@ def _reason(exc: RouterUnavailable) -> str:
 
 def _default_models(settings: Settings, offered: list[str], catalog: Catalog) -> list[Finding]:
     findings = []
-    for variable, model_id in (
+    defaults = (
         ("IMAGINE_MODEL", settings.imagine_model),
         ("EDIT_MODEL", settings.edit_model),
         ("REFINE_MODEL", settings.refine_model),
-    ):
+    )
+    # None of the defaults offered: more likely the wrong router kind than three wrong models.
+    hint = _kind_hint(settings) if offered and all(m not in offered for _, m in defaults) else ""
+    for variable, model_id in defaults:
         family = catalog.get(model_id).family.value
         if offered and model_id not in offered:
             same = [m for m in offered if catalog.get(m).family.value == family]
@@ -125,12 +128,22 @@ def _default_models(settings: Settings, offered: list[str], catalog: Catalog) ->
             findings.append(
                 fix(
                     f"{variable}: the router doesn't offer {model_id}; set {variable} to a "
-                    f"model it lists{example}"
+                    f"model it lists{example}{hint}"
                 )
             )
         else:
             findings.append(ok(f"{variable.split('_')[0].lower():8} {model_id}: {family} API"))
     return findings
+
+
+def _kind_hint(settings: Settings) -> str:
+    """When the router kind was only guessed, the kind may be what is wrong, not the model."""
+    if settings.router_kind:
+        return ""
+    return (
+        f" (or set ROUTER_KIND: it was guessed as {settings.kind} from the base URL; "
+        "openrouter, litellm and openai are the others)"
+    )
 
 
 async def check_discord(settings: Settings) -> list[Finding]:

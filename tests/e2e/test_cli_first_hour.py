@@ -72,7 +72,8 @@ async def test_a_base_url_without_v1_is_not_reported_as_an_unknown_model(tmp_pat
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         "The image service isn't at that address (HTTP 404); the bot's owner should check "
-        f"ROUTER_BASE_URL, which usually ends in /v1. (ROUTER_BASE_URL is {base})"
+        f"ROUTER_BASE_URL, which usually ends in /v1. (ROUTER_BASE_URL is {base}); if the "
+        "router isn't Requesty, set ROUTER_KIND (openrouter, litellm, openai or requesty)"
     )
     assert "doesn't know" not in proc.stderr
 

@@ -155,3 +155,17 @@ def test_edit_with_the_kinds_default_model(kind_env, capsys):
     else:
         assert request["path"].endswith("/images/edits") and request["status"] == 200
         assert ("response_format" in request["body"]) == (kind == "requesty")
+
+
+@pytest.mark.parametrize("kind_url", ["openrouter"], indirect=True)
+def test_a_guessed_kind_is_named_as_a_possible_fix(kind_env, capsys, monkeypatch):
+    monkeypatch.delenv("ROUTER_KIND")  # a loopback URL: guessed as requesty, wrongly
+    _status, lines, _err = run(capsys, "check")
+    missing = [line for line in fixes(lines) if line.startswith("FIX  IMAGINE_MODEL")]
+    assert missing and "set ROUTER_KIND: it was guessed as requesty" in missing[0], lines
+    status, _paths, err = run(capsys, "imagine", "a red fox", "--out", "out")
+    assert status == 1
+    assert "set ROUTER_KIND (openrouter, litellm, openai or requesty)" in err, err
+    monkeypatch.setenv("ROUTER_KIND", "openrouter")
+    status, paths, err = run(capsys, "imagine", "a red fox", "--out", "out")
+    assert status == 0 and paths, err

@@ -8,6 +8,7 @@ from benchmarks import (
     core,
     discord,
     fit,
+    floor,
     memory,
     queue,
     results,
@@ -17,6 +18,11 @@ from benchmarks import (
 
 PARTS = (
     ("fit", "fitting a 4K photo-like PNG under 10 MiB (benchmarks/fit.py)", fit.main),
+    (
+        "floor",
+        "CPU of one 4K job vs a minimal script's (benchmarks/floor.py)",
+        floor.main,
+    ),
     ("core", "service overhead and event-loop lag (benchmarks/core.py)", core.main),
     (
         "discord",

@@ -10,6 +10,19 @@ from pathlib import Path
 from typing import Any
 
 PATH = Path(__file__).with_name("results.json")
+README = PATH.parents[1] / "README.md"
+START, END = "<!-- results.json: start -->", "<!-- results.json: end -->"
+# What each key measures, for the README's table.
+MEANING: dict[str, str] = {
+    "service_vs_bare_post": "`/imagine` through the service ÷ a bare httpx POST (1024², median)",
+    "job_cpu_vs_floor": "CPU of one 4K job ÷ a minimal script's (decode, write once, fit once)",
+    "loop_lag_p99_ms_20x4k": "event-loop lag p99, 20 concurrent 4K jobs (ms)",
+    "loop_lag_p99_ms_50x4k": "bot's event-loop lag p99, 50 queued 4K jobs via Discord (ms)",
+    "queue_tick_cpu_10k": "queue bookkeeping with 10k waiting (CPU-s per s)",
+    "rss_mib_per_running_4k_job": "peak RSS per running 4K job (MiB; goal 2.5 × the image)",
+    "context20_vs_b64": "build + send a 20-turn context ÷ base64 of its images",
+    "store_lookup_100k_vs_1k": "slowest store lookup at 100k jobs ÷ at 1k",
+}
 
 # key -> (goal, "le" for at most); see README "Benchmarks".
 GOALS: dict[str, float] = {
@@ -23,7 +36,6 @@ GOALS: dict[str, float] = {
     "store_lookup_100k_vs_1k": 2.0,
 }
 NOT_MEASURED = {
-    "job_cpu_vs_floor": "no floor script yet",
     "context20_vs_b64": "benchmarks/conversation.py still times the old history() path",
 }
 
@@ -48,6 +60,11 @@ def figures(parts: dict[str, Any]) -> dict[str, Any]:
         values["loop_lag_p99_ms_20x4k"] = core["lag"]["easel_p99_ms"]
     if discord := parts.get("discord"):
         values["loop_lag_p99_ms_50x4k"] = discord["loaded"]["lag_p99_ms"]
+    if floor := parts.get("floor"):
+        values["job_cpu_vs_floor"] = floor["ratio"]
+        notes["job_cpu_vs_floor"] = (
+            f"easel {floor['easel_cpu_s']:.2f} CPU-s vs floor {floor['floor_cpu_s']:.2f}"
+        )
     if queue := parts.get("queue"):
         values["queue_tick_cpu_10k"] = queue["tick_cpu_10k"]
     if (store := parts.get("store_lookups")) is not None:
@@ -73,8 +90,38 @@ def figures(parts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def table(document: dict[str, Any]) -> str:
+    """The README's table of ``document`` (what ``write`` puts in results.json)."""
+    rows = [
+        f"Measured {document['measured_at']} on {document['machine']} by `make bench`:",
+        "",
+        "| Figure | Measures | Value | Goal (at most) | Met |",
+        "|---|---|---|---|---|",
+    ]
+    for key, figure in document["figures"].items():
+        value = "not measured" if figure["value"] is None else f"{figure['value']:.4g}"
+        met = {True: "yes", False: "**no**", None: "–"}[figure["met"]]
+        note = f" ({figure['note']})" if figure.get("note") else ""
+        rows.append(
+            f"| `{key}` | {MEANING.get(key, '')}{note} | {value} "
+            f"| {figure['goal_at_most']:.4g} | {met} |"
+        )
+    return "\n".join(rows)
+
+
+def update_readme(document: dict[str, Any], readme: Path = README) -> bool:
+    """Put ``table(document)`` between the README's markers; False if it has none."""
+    text = readme.read_text()
+    if START not in text or END not in text:
+        return False
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    readme.write_text(f"{head}{START}\n{table(document)}\n{END}{tail}")
+    return True
+
+
 def write(parts: dict[str, Any]) -> dict[str, Any]:
-    """Write and print the figures; returns what was written."""
+    """Write and print the figures, and the README's table; returns what was written."""
     document = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()}, {platform.python_implementation()} "
@@ -82,9 +129,14 @@ def write(parts: dict[str, Any]) -> dict[str, Any]:
         "figures": figures(parts),
     }
     PATH.write_text(json.dumps(document, indent=2) + "\n")
+    update_readme(document)
     print(f"\n== {PATH.name}")
     for key, figure in document["figures"].items():
         value = "not measured" if figure["value"] is None else f"{figure['value']:.4g}"
         verdict = {True: "met", False: "NOT met", None: ""}[figure["met"]]
         print(f"{key:28s} {value:>14s}  goal <= {figure['goal_at_most']:.4g}  {verdict}")
     return document
+
+
+if __name__ == "__main__":  # the README's table again from the last results.json
+    update_readme(json.loads(PATH.read_text()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from benchmarks import results
 
 MIB = 2**20
@@ -28,3 +30,39 @@ def test_figures_carry_values_goals_and_verdicts():
     assert figures["loop_lag_p99_ms_50x4k"] == {"value": None, "goal_at_most": 10.0, "met": None}
     assert "old history()" in figures["context20_vs_b64"]["note"]
     assert set(figures) == set(results.GOALS)
+
+
+def test_the_floor_ratio_is_read_from_the_floor_benchmark():
+    parts = {"floor": {"ratio": 0.96, "easel_cpu_s": 1.34, "floor_cpu_s": 1.39}}
+    figure = results.figures(parts)["job_cpu_vs_floor"]
+    assert figure["value"] == 0.96 and figure["met"] is True
+    assert "1.34" in figure["note"] and "1.39" in figure["note"]
+
+
+def test_the_readme_table_is_rewritten_between_its_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n{results.START}\nold table\n{results.END}\nafter\n")
+    document = {
+        "measured_at": "2026-12-02T15:00:00Z",
+        "machine": "x86_64, CPython 3.11",
+        "figures": results.figures({"queue": {"tick_cpu_10k": 0.02}}),
+    }
+    assert results.update_readme(document, readme)
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# Title\n\nbefore\n")
+    assert text.endswith(f"{results.END}\nafter\n")
+    row = next(line for line in text.splitlines() if "`queue_tick_cpu_10k`" in line)
+    assert "| 0.02 | 0.01 | **no** |" in row
+    assert "| not measured |" in text  # the figures this run did not measure
+    bare = tmp_path / "bare.md"
+    bare.write_text("no markers here\n")
+    assert not results.update_readme(document, bare)
+    assert bare.read_text() == "no markers here\n"
+
+
+def test_the_readme_shows_the_last_results_json():
+    """``make bench`` writes both; a hand edit of either one fails here."""
+    document = json.loads(results.PATH.read_text())
+    text = results.README.read_text()
+    block = text.split(results.START, 1)[1].split(results.END, 1)[0]
+    assert block.strip() == results.table(document).strip()

@@ -13,7 +13,7 @@ import pytest
 from bot import checks
 from bot.cli import main
 from tests.e2e.conftest import ROUTER_KEY
-from tests.e2e.test_entrypoint import free_port
+from tests.e2e.processes import free_port
 from tests.fakes.discord import FakeDiscord
 
 pytestmark = pytest.mark.timeout(60)

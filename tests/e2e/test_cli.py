@@ -22,6 +22,7 @@ from PIL import Image
 from bot.cli import main
 from bot.domain import JobStatus
 from bot.storage import Store
+from tests.e2e.processes import router_process
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-e2e-0123456789"
@@ -30,42 +31,8 @@ pytestmark = pytest.mark.timeout(90)
 
 @pytest.fixture(scope="module")
 def router_url() -> Iterator[str]:
-    env = dict(os.environ)  # the session set PYTHONPATH (the checkout and the guard)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.router", "--key", KEY],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        url = _first_line(proc, timeout=20)
+    with router_process(KEY) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
-
-
-def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    import selectors
-
-    selector = selectors.DefaultSelector()
-    assert proc.stdout is not None
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    if not selector.select(timeout):
-        raise AssertionError("the fake router did not print its URL in time")
-    line = proc.stdout.readline().strip()
-    selector.close()
-    assert line.startswith("http://127.0.0.1:"), line
-    return line
 
 
 @pytest.fixture

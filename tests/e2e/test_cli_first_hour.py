@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ROUTER_KEY
-from tests.e2e.test_entrypoint import clean_env, free_port
+from tests.e2e.processes import clean_env, free_port
 
 pytestmark = pytest.mark.timeout(90)
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")

@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import sys
 
 import pytest
 
-from tests.e2e.conftest import ROUTER_KEY
-from tests.e2e.test_entrypoint import clean_env
+from tests.e2e.processes import bot_env, start_bot
 from tests.fakes.router import Fault
 
 pytestmark = pytest.mark.timeout(180)
@@ -26,26 +24,9 @@ class BotProcess:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, **extra: str) -> None:
-        env = clean_env(
-            self.tmp_path,
-            DISCORD_TOKEN=self.fake.token,
-            DISCORD_API_BASE=self.fake.api_base,
-            DISCORD_GATEWAY_URL=self.fake.gateway_url,
-            ROUTER_BASE_URL=self.router.base_url,
-            ROUTER_API_KEY=ROUTER_KEY,
-            ROUTER_MAX_RETRIES="0",
-            **extra,
-        )
+        env = bot_env(self.tmp_path, self.fake, self.router, **extra)
         before = set(self.fake.gateway.sessions)
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=self.tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        self.proc = await start_bot(self.tmp_path, env)
         gateway = self.fake.gateway
 
         def ready() -> bool:

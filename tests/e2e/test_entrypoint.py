@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import os
 import re
 import signal
 import socket
@@ -20,28 +19,13 @@ import httpx
 import pytest
 
 from bot.app import bot_permissions
-from tests import hermetic
 from tests.e2e.conftest import ROUTER_KEY, outcome
+from tests.e2e.processes import clean_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Never reinstall from inside a test (that would reach PyPI): make treats the venv as current.
 STAMP = ROOT / ".venv" / ".installed"
 pytestmark = pytest.mark.timeout(120)
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """Only what a process needs, with the loopback guard of tests/hermetic.py."""
-    keep = ("PATH", "HOME", "LANG", "SYSTEMROOT", hermetic.LOG_VARIABLE, "PYTHONPATH")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env["DATA_DIR"] = str(tmp_path / "data")
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_make_run_without_token_explains_and_exits_2(tmp_path):

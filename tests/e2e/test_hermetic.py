@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import load_settings
 from tests import hermetic
-from tests.e2e.test_entrypoint import clean_env
+from tests.e2e.processes import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # Never reinstall from inside a test (that would reach PyPI): make treats the venv as current.

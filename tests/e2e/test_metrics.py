@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import outcome
-from tests.e2e.test_entrypoint import free_port
+from tests.e2e.processes import free_port
 
 pytestmark = pytest.mark.timeout(90)
 

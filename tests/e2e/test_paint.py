@@ -8,7 +8,6 @@ import hashlib
 import io
 import math
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,16 +19,11 @@ from bot.domain import JobKind
 from bot.schema import paint_links
 from tests.e2e.browser import browser_page, chromium_path  # noqa: F401 (a fixture)
 from tests.e2e.conftest import outcome
+from tests.e2e.processes import free_port
 
 pytestmark = pytest.mark.timeout(180)
 
 URL = re.compile(r"http://127\.0\.0\.1:\d+/paint/\S+")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def button(message, action: str) -> str:

@@ -4,9 +4,6 @@ fails here as it would for a user."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +11,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.e2e.test_cli import _first_line, fault, last_job, png, recorded, run
+from tests.e2e.processes import router_process
+from tests.e2e.test_cli import fault, last_job, png, recorded, run
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-routers-0123456789"
@@ -24,27 +22,8 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture(scope="module", params=KINDS)
 def kind_url(request) -> Iterator[tuple[str, str]]:
-    kind = request.param
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.router", "--key", KEY, "--kind", kind],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        yield kind, _first_line(proc, timeout=20)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
+    with router_process(KEY, "--kind", request.param) as url:
+        yield request.param, url
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ IDENTIFY said ``[(guild_id >> 22) % shard_count, shard_count]``.
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import httpx
 import pytest
@@ -19,8 +18,8 @@ import pytest
 from bot.app import ShardedEaselBot
 from bot.domain import JobKind, JobStatus
 from bot.storage import Store
-from tests.e2e.conftest import ROUTER_KEY, outcome
-from tests.e2e.test_entrypoint import clean_env, free_port
+from tests.e2e.conftest import outcome
+from tests.e2e.processes import bot_env, free_port, start_bot, terminate
 from tests.e2e.test_imagine import posts
 
 pytestmark = pytest.mark.timeout(150)
@@ -34,26 +33,8 @@ class ShardProcess:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, shard: tuple[int, int]) -> None:
-        env = clean_env(
-            self.tmp_path,
-            DISCORD_TOKEN=self.fake.token,
-            DISCORD_API_BASE=self.fake.api_base,
-            DISCORD_GATEWAY_URL=self.fake.gateway_url,
-            ROUTER_BASE_URL=self.router.base_url,
-            ROUTER_API_KEY=ROUTER_KEY,
-            ROUTER_MAX_RETRIES="0",
-            **self.extra,
-        )
-        self.tmp_path.mkdir(parents=True, exist_ok=True)
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=self.tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        env = bot_env(self.tmp_path, self.fake, self.router, **self.extra)
+        self.proc = await start_bot(self.tmp_path, env)
         gateway = self.fake.gateway
 
         def ready() -> bool:
@@ -66,17 +47,6 @@ class ShardProcess:
 
     async def stop(self) -> None:
         await terminate(self.proc)
-
-
-async def terminate(proc: asyncio.subprocess.Process | None) -> None:
-    """SIGTERM (a clean stop), then SIGKILL if it hasn't stopped within 15 s."""
-    if proc is not None and proc.returncode is None:
-        proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), 15)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
 
 
 def guild_on_shard(fake, shard_id: int, name: str):

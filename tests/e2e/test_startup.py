@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from tests.e2e.conftest import ROUTER_KEY
-from tests.e2e.test_entrypoint import clean_env, free_port
+from tests.e2e.processes import clean_env, free_port
 from tests.fakes.discord import FakeDiscord
 
 pytestmark = pytest.mark.timeout(120)

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import sys
 
 import pytest
 
 from bot.domain import JobStatus
 from tests.e2e.conftest import ROUTER_KEY, outcome
-from tests.e2e.test_entrypoint import clean_env
+from tests.e2e.processes import clean_env, start_bot, terminate
 from tests.e2e.test_imagine import posts
-from tests.e2e.test_shards import terminate
 from tests.fakes.router import Fault
 
 pytestmark = pytest.mark.timeout(240)
@@ -47,16 +45,7 @@ class WorkerProcess:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "worker",
-            cwd=self.tmp_path,
-            env=self.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        self.proc = await start_bot(self.tmp_path, self.env, "worker")
 
     async def kill(self) -> None:
         assert self.proc is not None

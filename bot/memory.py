@@ -97,6 +97,11 @@ class Reservations:
         self.used = 0
         self._held: dict[int, int] = {}  # job id -> bytes it holds
 
+    @property
+    def holding(self) -> int:
+        """How many jobs hold memory now (started, not yet delivered)."""
+        return len(self._held)
+
     def fits(self, need: int) -> bool:
         return self.budget is None or self.used == 0 or self.used + need <= self.budget
 

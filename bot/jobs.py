@@ -60,9 +60,7 @@ class JobQueue:
         self.max_per_user = max_per_user
         self.memory = Reservations(memory_budget)
         self._need: dict[int, int] = {}  # waiting job id -> image bytes it will hold
-        self._waiting: OrderedDict[str, deque[int]] = (
-            OrderedDict()
-        )  # user -> job ids, in turn order
+        self._waiting: OrderedDict[str, deque[int]] = OrderedDict()  # user -> ids, in turn order
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._cancelled: set[int] = set()
         self._delivering: dict[int, asyncio.Task[None]] = {}  # listeners still posting the outcome

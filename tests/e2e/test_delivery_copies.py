@@ -38,4 +38,4 @@ async def test_a_fresh_result_is_posted_from_memory_a_resumed_one_from_the_store
     await easel.store.set_delivery(job.id, {}, only_if_unset=False)  # as if a crash came first
     await easel.restart()
     await posted(easel, job.id)
-    assert read == job.result_images  # nothing in memory after a restart: read back
+    assert read == list(job.result_images)  # nothing in memory after a restart: read back

@@ -34,7 +34,9 @@ LIMIT = 10 * 1024 * 1024  # Discord's default per-file upload limit
 GEMINI = "vertex/google/gemini-3-pro-image-preview"
 GIF_SIDE = 7000  # 49 megapixels
 PREPARATIONS = 6
-CASE_TIMEOUT = 240  # seconds (a shared machine is slow); a case that takes longer is reported as failed
+CASE_TIMEOUT = (
+    240  # seconds (a shared machine is slow); a case that takes longer is reported as failed
+)
 ROUNDS = 3  # runs of the jobs case
 MIB = 1024 * 1024
 GOAL = 2.5  # the goal: RSS per running 4K job at most this many times the image's bytes

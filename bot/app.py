@@ -181,6 +181,8 @@ class EaselBot(commands.Bot):
         if not latency and getattr(self, "ws", None) is not None:
             latency["0"] = self.latency
         self.metrics.set_state(counts, self.queue.depth, len(self.queue.running()), latency)
+        if (memory := getattr(self.queue, "memory", None)) is not None:  # a JobQueue's budget
+            self.metrics.set_image_memory(memory.budget, memory.used)
         return self.metrics.render()
 
     async def health_report(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot import canvas, compare, describe, iterate, media
+from bot import canvas, compare, describe, iterate, media, memory
 from bot.catalog import Catalog, ModelInfo
 from bot.domain import (
     ApiFamily,
@@ -49,6 +49,24 @@ class Calls:
             return len(job.spec.models)
         chat = self.catalog.get(job.spec.model).family is ApiFamily.CHAT
         return job.spec.n if chat and job.kind is not JobKind.REFINE else 1
+
+    def memory_of(self, job: Job) -> int:
+        """Bytes the job's images need at their peak (``bot.memory``): every image it asks
+        for, by its pixels; a comparison's originals and their grid; an upscale's resample."""
+        if job.kind is JobKind.DESCRIBE:
+            return 0  # answers with words
+        spec = job.spec
+        if spec.models:
+            each = [self._pixels(m, replace(spec, resolution=None)) for m in spec.models]
+            pixels = 2 * sum(each)  # the originals, and the grid of them
+        else:
+            count = 1 if job.kind is JobKind.REFINE else spec.n
+            pixels = count * self._pixels(spec.model, spec)
+        factor = float(job.origin.get("resample") or 1)
+        return memory.image_bytes(int(pixels * factor * factor))
+
+    def _pixels(self, model_id: str, spec: ImageSpec) -> int:
+        return memory.output_pixels(self.catalog.get(model_id).family, spec)
 
     async def call(self, job: Job) -> Called:
         model = self.catalog.get(job.spec.model)

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.memory import default_image_memory_mb
 from bot.router.profiles import KINDS, PROFILES, guess_kind
 from bot.values import application_id_from_token as application_id_from_token
 from bot.values import default_worker_id as default_worker_id
@@ -91,6 +92,8 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
     max_queued_per_user: int = Field(5, ge=1, le=1000)
+    # Images of started, undelivered jobs (MiB); unset: a quarter of memory (bot/memory.py).
+    max_image_memory_mb: int = Field(default_factory=default_image_memory_mb, ge=64, le=1 << 20)
     # Spend: a cap on the whole bot's router spend per UTC day, and the estimate above which a
     # user confirms a job with a button (0: never ask).
     budget_usd_per_day: float | None = Field(None, ge=0, le=1_000_000)

@@ -4,6 +4,10 @@ and a per-user cap, and resumed after a restart.
 The next job goes to the waiting user served least recently (each user's own jobs first-in
 first-out), so one user with ten jobs cannot starve nine users with one each. The store is the truth; the queue is rebuilt
 from it at start.
+
+With a memory budget (``MAX_IMAGE_MEMORY_MB``) each job is weighed by the image bytes it will
+need (``ImageService.memory_of``) and holds them from its start until its outcome is delivered;
+the job due waits until they fit (one job alone always starts), as it waits for router calls.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from bot.domain import Job, JobResult, JobStatus
 from bot.errors import EaselError, JobCancelled, JobTaken
+from bot.memory import Reservations
 
 if TYPE_CHECKING:
     from bot.service import ImageService
@@ -39,17 +44,23 @@ Listener = Callable[[Outcome], Awaitable[None]]
 
 
 class JobQueue:
-    """Schedules stored jobs onto at most ``max_concurrent`` runners."""
+    """Schedules stored jobs onto at most ``max_concurrent`` runners, whose images fit in
+    ``memory_budget`` bytes (None: no budget)."""
 
     def __init__(
-        self, service: ImageService, *, max_concurrent: int = 4, max_per_user: int = 2
+        self,
+        service: ImageService,
+        *,
+        max_concurrent: int = 4,
+        max_per_user: int = 2,
+        memory_budget: int | None = None,
     ) -> None:
         self.service = service
         self.max_concurrent = max_concurrent
         self.max_per_user = max_per_user
-        self._waiting: OrderedDict[str, deque[int]] = (
-            OrderedDict()
-        )  # user -> job ids, in turn order
+        self.memory = Reservations(memory_budget)
+        self._need: dict[int, int] = {}  # waiting job id -> image bytes it will hold
+        self._waiting: OrderedDict[str, deque[int]] = OrderedDict()  # user -> ids, in turn order
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._cancelled: set[int] = set()
         self._delivering: dict[int, asyncio.Task[None]] = {}  # listeners still posting the outcome
@@ -106,6 +117,8 @@ class JobQueue:
             self._session_of[job.id] = job.session_id
             self._session_waiting.setdefault(job.session_id, set()).add(job.id)
         self._weight[job.id] = min(self.max_concurrent, self.service.weight_of(job))
+        if self.memory.budget is not None:
+            self._need[job.id] = self.service.memory_of(job)
 
     async def cancel(self, job_id: int) -> bool:
         """Cancel a queued or running job; False if it already finished."""
@@ -118,6 +131,7 @@ class JobQueue:
                 self._unqueue(job_id)
                 self._session_of.pop(job_id, None)
                 self._weight.pop(job_id, None)
+                self._need.pop(job_id, None)
                 await self.service.store.cancel_job(job_id)
                 self._changed.set()
                 await self._notify(Outcome(job_id, error=JobCancelled()))
@@ -183,6 +197,7 @@ class JobQueue:
             if picked is None:
                 return
             user, job_id = picked
+            self.memory.hold(job_id, self._need.pop(job_id, 0))
             task = asyncio.create_task(self._run(job_id), name=f"easel-job-{job_id}")
             self._running[job_id] = (user, task)
 
@@ -198,7 +213,7 @@ class JobQueue:
             ids = self._waiting[user]
             if not self._session_free(ids[0]):
                 continue
-            if self._weight.get(ids[0], 1) > free:
+            if self._weight.get(ids[0], 1) > free or not self._fits(ids[0]):
                 return None
             job_id = ids.popleft()
             self._unqueue(job_id)
@@ -208,6 +223,9 @@ class JobQueue:
             self._served[user] = self._tick
             return user, job_id
         return None
+
+    def _fits(self, job_id: int) -> bool:
+        return self.memory.fits(self._need.get(job_id, 0))
 
     def _session_free(self, job_id: int) -> bool:
         """A conversation's turns run one at a time, in the order they were sent, so each
@@ -226,8 +244,7 @@ class JobQueue:
     async def _run(self, job_id: int) -> None:
         outcome: Outcome
         try:
-            result = await self.service.run(job_id)
-            outcome = Outcome(job_id, result=result)
+            outcome = Outcome(job_id, result=await self.service.run(job_id))
         except asyncio.CancelledError:
             if job_id not in self._cancelled:
                 self._running.pop(job_id, None)
@@ -255,12 +272,18 @@ class JobQueue:
             self._weight.pop(job_id, None)
             if entry is not None:
                 self._delivering[job_id] = entry[1]
+            else:  # nothing to deliver: its images are gone with it
+                self.memory.release(job_id)
             self._cancelled.discard(job_id)
             self._schedule()
         try:
             await self._notify(outcome)
         finally:
+            # The listeners are done with the outcome's images: their bytes may go to the next.
+            del outcome
             self._delivering.pop(job_id, None)
+            if self.memory.release(job_id):
+                self._schedule()
             self._changed.set()
 
     async def _notify(self, outcome: Outcome) -> None:

@@ -15,6 +15,7 @@ from bot.app import EaselBot, make_bot
 from bot.config import Settings, missing_for_bot
 from bot.errors import ConfigError
 from bot.jobs import JobQueue
+from bot.memory import MIB
 from bot.service import ImageService
 from bot.workers import claim_lease
 
@@ -60,6 +61,7 @@ async def _serve(settings: Settings, token: str) -> int:
             service,
             max_concurrent=settings.max_concurrent_jobs,
             max_per_user=settings.max_jobs_per_user,
+            memory_budget=settings.max_image_memory_mb * MIB,
         )
         async with make_bot(settings, service, queue) as bot:
             loop = asyncio.get_running_loop()

@@ -32,6 +32,13 @@ class Metrics:
         self.running = Gauge(
             "easel_jobs_running_here", "Jobs this process is running", registry=registry
         )
+        self.image_memory = Gauge(
+            "easel_image_memory_bytes",
+            "Image memory of this process's queue: the budget (MAX_IMAGE_MEMORY_MB) and the "
+            "part held by jobs started and not yet delivered",
+            ["part"],
+            registry=registry,
+        )
         self.router_seconds = Histogram(
             "easel_router_seconds",
             "Time of one job's router call(s), retries included, by model",
@@ -67,6 +74,12 @@ class Metrics:
         for shard, seconds in latency.items():
             if seconds == seconds:  # NaN before the first heartbeat
                 self.gateway_latency.labels(shard=shard).set(seconds)
+
+    def set_image_memory(self, budget: int | None, held: int) -> None:
+        """The queue's memory budget (none: a worker, whose slots bound it) and what is held."""
+        if budget is not None:
+            self.image_memory.labels(part="budget").set(budget)
+        self.image_memory.labels(part="held").set(held)
 
     def trace(self) -> aiohttp.TraceConfig:
         """For discord.py's ``http_trace``: count 429s on every REST answer."""

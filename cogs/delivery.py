@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
 import discord
 
 from bot.app import EaselBot
-from bot.domain import Job, JobStatus
+from bot.domain import GeneratedImage, Job, JobStatus
 from bot.errors import DeliveryError, EaselError
 from bot.jobs import Outcome
 from cogs import links, render
@@ -93,18 +94,29 @@ class Delivery:
         job = await self.bot.service.store.get_job(outcome.job_id)
         if job is None or not job.origin.get("channel_id"):
             return  # not a Discord job (the CLI)
-        await self.deliver(job, outcome.error)
+        # The run's own images: posted from memory, not read back from the store a second time.
+        held = outcome.result.images if outcome.result is not None else ()
+        await self.deliver(job, outcome.error, held)
 
-    async def deliver(self, job: Job, error: EaselError | None) -> None:
-        """Post the outcome once; the compare-and-set makes any other caller stand back."""
+    async def deliver(
+        self, job: Job, error: EaselError | None, held: Sequence[GeneratedImage] = ()
+    ) -> None:
+        """Post the outcome once; the compare-and-set makes any other caller stand back.
+        ``held``: the result's images already in memory (else they are read from the store)."""
         claim = {"state": "posting", "at": time.time(), "since": time.time()}
         if await self.bot.service.store.set_delivery(job.id, claim):
-            await self._attempt(job, error, claim)
+            await self._attempt(job, error, claim, held)
 
-    async def _attempt(self, job: Job, error: EaselError | None, state: dict[str, Any]) -> None:
+    async def _attempt(
+        self,
+        job: Job,
+        error: EaselError | None,
+        state: dict[str, Any],
+        held: Sequence[GeneratedImage] = (),
+    ) -> None:
         """One try at posting; whatever goes wrong ends in a post, a retry later, or a DM."""
         try:
-            message = await self._post_outcome(job, error)
+            message = await self._post_outcome(job, error, held)
         except DeliveryError as exc:  # Discord said no for good: permissions, size
             await self._give_up(job, exc.user_message)
         except TRANSIENT as exc:
@@ -203,11 +215,13 @@ class Delivery:
                 await store.set_delivery(job.id, {}, only_if_unset=False)
             await self.deliver(job, _error_of(job))
 
-    async def _post_outcome(self, job: Job, error: EaselError | None) -> discord.Message:
+    async def _post_outcome(
+        self, job: Job, error: EaselError | None, held: Sequence[GeneratedImage] = ()
+    ) -> discord.Message:
         if error is not None:
             payload = render.error_payload(job, error, view=self.view_for(job, ok=False))
             return await self.poster.send(job, payload)
-        originals = [await self.bot.service.store.get_image(h) for h in job.result_images]
+        originals = await self.bot.service.store.result_images(job, held)
         limit = int(job.origin.get("upload_limit") or links.DEFAULT_UPLOAD_LIMIT)
         version = await self.bot.service.sessions.version_of(job)
         for attempt in range(3):

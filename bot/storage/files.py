@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain import InputImage, StoredImage
+from bot.domain import GeneratedImage, InputImage, Job, StoredImage
 from bot.errors import ImageMissing, StorageError
 from bot.media import PNG, extension
 from bot.schema import images, metadata
@@ -101,6 +101,13 @@ class ImageFiles(StoreBase):
                 detail=f"image {sha256[:12]} is damaged {place}: its bytes hash to {found[:12]}"
             )
         return data
+
+    async def result_images(self, job: Job, held: Sequence[GeneratedImage] = ()) -> list[bytes]:
+        """The bytes of a finished job's images: ``held``, the ones its run stored, while they
+        are still in memory (no second copy read back); else read from the store."""
+        if held and len(held) == len(job.result_images):
+            return [image.data for image in held]
+        return [await self.get_image(sha256) for sha256 in job.result_images]
 
     async def _ensure(self, key: str, sha256: str, data: bytes) -> None:
         """Write the bytes unless an object of their size is already there."""

@@ -19,6 +19,7 @@ from bot.app import EaselBot, make_bot
 from bot.config import Settings, load_settings
 from bot.jobs import JobQueue
 from bot.launch import point_discord_at
+from bot.memory import MIB
 from bot.service import ImageService
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.router import FakeRouter
@@ -60,6 +61,7 @@ class Easel:
             service,
             max_concurrent=settings.max_concurrent_jobs,
             max_per_user=settings.max_jobs_per_user,
+            memory_budget=settings.max_image_memory_mb * MIB,
         )
         self.bot = bot = make_bot(settings, service, queue, guild_ready_timeout=0.05)
         self._task = asyncio.create_task(bot.start(settings.token()))

@@ -31,7 +31,7 @@ async def scrape(port: int) -> dict[tuple[str, tuple], float]:
 async def test_metrics_after_a_job_and_a_rate_limit(easel, world):
     fake, _guild, channel, alice, _bob = world
     port = free_port()
-    await easel.restart(health_port=port)
+    await easel.restart(health_port=port, max_image_memory_mb=300)
     fake.rate_limit("/webhooks/", times=1, retry_after=0.2)  # discord.py waits and retries
     handle = await fake.slash(alice, channel, "imagine", {"prompt": "a red fox"})
     await outcome(fake, handle)
@@ -49,3 +49,6 @@ async def test_metrics_after_a_job_and_a_rate_limit(easel, world):
     assert seen[("easel_router_cost_dollars_total", ())] > 0
     assert seen[("easel_discord_rest_429_total", ())] >= 1
     assert seen[("easel_gateway_latency_seconds", (("shard", "0"),))] >= 0
+    # The queue's image memory budget, and nothing held once every result is posted.
+    assert seen[("easel_image_memory_bytes", (("part", "budget"),))] == 300 * 1024 * 1024
+    assert seen[("easel_image_memory_bytes", (("part", "held"),))] == 0

@@ -82,19 +82,28 @@ class JobRunner:
         return job
 
     async def _finish(self, job: Job, result: RouterResult, warnings: tuple[str, ...]) -> JobResult:
-        hashes = []
-        for image in result.images:
-            stored = await self.store.put_image(image.data, image.mime, image.width, image.height)
-            hashes.append(stored.sha256)
         cost = result.usage.cost if result.usage else None
-        if job.kind is JobKind.REFINE and job.session_id is not None:
-            await self.sessions.record(job, result, hashes)
         # Kept with the job, so a result posted after a restart still says them.
         origin = {**job.origin, "warnings": list(warnings)} if warnings else None
+        hashes: list[str] = []
+        turn = job.kind is JobKind.REFINE and job.session_id is not None
+        if turn:
+            # The conversation's turns point at the images: their rows come first.
+            for image in result.images:
+                stored = await self.store.put_image(
+                    image.data, image.mime, image.width, image.height
+                )
+                hashes.append(stored.sha256)
+            await self.sessions.record(job, result, hashes)
         done = await self.store.finish_job(
-            job.id, result_images=hashes, result_text=result.text, cost=cost, origin=origin
+            job.id,
+            result_images=hashes,
+            result_text=result.text,
+            cost=cost,
+            origin=origin,
+            kept=() if turn else result.images,  # stored with the job's end, in one transaction
         )
-        log.info("done, %d image(s), cost %s", len(hashes), cost)
+        log.info("done, %d image(s), cost %s", len(done.result_images), cost)
         await failpoints.reach("stored")
         return JobResult(
             job=done, images=result.images, text=result.text, cost=cost, warnings=warnings

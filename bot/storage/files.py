@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -46,18 +47,35 @@ class ImageFiles(StoreBase):
         self, data: bytes, mime: str, width: int | None = None, height: int | None = None
     ) -> StoredImage:
         """Keep ``data`` once (by SHA-256); the file is complete before the row points at it."""
-        sha256 = await _sha256(data)
-        key = _key(sha256)
-        await self._ensure(key, sha256, data)
+        row = await self._keep_file(GeneratedImage(data, mime, width, height))
         async with self._tx() as conn:
-            stmt = _insert(conn, images).values(
-                sha256=sha256,
-                mime=mime,
-                size=len(data),
-                width=width,
-                height=height,
-                created_at=_now(),
-            )
+            stored = (await self._image_rows(conn, [row]))[0]
+        await self._ensure(_key(row["sha256"]), row["sha256"], data)  # see _image_rows
+        return stored
+
+    async def _keep_file(self, image: GeneratedImage) -> dict[str, Any]:
+        """Write an image's file (if not there yet); the ``images`` row to insert for it."""
+        sha256 = await _sha256(image.data)
+        await self._ensure(_key(sha256), sha256, image.data)
+        return {
+            "sha256": sha256,
+            "mime": image.mime,
+            "size": len(image.data),
+            "width": image.width,
+            "height": image.height,
+        }
+
+    async def _image_rows(
+        self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]
+    ) -> list[StoredImage]:
+        """Insert (or make young again) the rows of files already written.
+
+        A sweep deletes a row and its file in one transaction, so these rows waited for it;
+        the file seen before that may be the one it deleted: the caller ensures the files again
+        once this transaction has committed."""
+        stored = []
+        for row in rows:
+            stmt = _insert(conn, images).values(**row, created_at=_now())
             await conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[images.c.sha256],
@@ -68,11 +86,9 @@ class ImageFiles(StoreBase):
                     },
                 )
             )
-            stored = (await conn.execute(images.select().where(images.c.sha256 == sha256))).one()
-        # A sweep deletes a row and its file in one transaction, so the row above waited for
-        # it; the file seen before that may be the one it deleted.
-        await self._ensure(key, sha256, data)
-        return _image(stored._mapping)
+            found = await conn.execute(images.select().where(images.c.sha256 == row["sha256"]))
+            stored.append(_image(found.one()._mapping))
+        return stored
 
     async def image_info(self, sha256: str) -> StoredImage | None:
         _key(sha256)  # refuses anything but a hash

@@ -12,12 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain import Job, JobKind, JobStatus
+from bot.domain import GeneratedImage, Job, JobKind, JobStatus
 from bot.errors import NotFound
 from bot.schema import job_images, jobs
-from bot.storage.base import StoreBase, _insert_id, _now, log
+from bot.storage.base import _insert_id, _now, log
 from bot.storage.budgets import close_hold
-from bot.storage.files import _check_images
+from bot.storage.files import ImageFiles, _check_images, _key
 from bot.storage.rows import _get_job, _select_jobs
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -30,7 +30,7 @@ _DUE = sa.case((jobs.c.delivery.is_(None), "due"), else_=jobs.c.delivery_state)
 PlaceHold = Callable[[AsyncConnection, int], Awaitable[None]]
 
 
-class JobTables(StoreBase):
+class JobTables(ImageFiles):
     """The ``jobs`` table and the images each job took and made (``job_images``)."""
 
     async def create_job(
@@ -110,9 +110,14 @@ class JobTables(StoreBase):
         result_text: str | None,
         cost: float | None,
         origin: dict[str, Any] | None = None,
+        kept: Sequence[GeneratedImage] = (),
     ) -> Job:
         """Mark an active job done with its images (and, if given, its origin with what the
-        user should be told); a job cancelled meanwhile stays cancelled."""
+        user should be told); a job cancelled meanwhile stays cancelled. ``kept`` images are
+        stored first (their files written, then their rows in the job's own transaction) and
+        come after ``result_images``."""
+        rows = [await self._keep_file(image) for image in kept]
+        result_images = [*result_images, *(row["sha256"] for row in rows)]
         values: dict[str, Any] = {
             "status": JobStatus.DONE.value,
             "result_text": result_text,
@@ -124,7 +129,10 @@ class JobTables(StoreBase):
             {"job_id": job_id, "role": "output", "position": i, "sha256": h}
             for i, h in enumerate(result_images)
         ]
-        return await self._finish(job_id, values, outputs)
+        job = await self._finish(job_id, values, outputs, rows)
+        for image, row in zip(kept, rows, strict=True):  # see ImageFiles._image_rows
+            await self._ensure(_key(row["sha256"]), row["sha256"], image.data)
+        return job
 
     async def fail_job(
         self, job_id: int, *, error_code: str, error_message: str, result_text: str | None = None
@@ -139,11 +147,16 @@ class JobTables(StoreBase):
         return await self._finish(job_id, values, [])
 
     async def _finish(
-        self, job_id: int, values: dict[str, Any], outputs: list[dict[str, Any]]
+        self,
+        job_id: int,
+        values: dict[str, Any],
+        outputs: list[dict[str, Any]],
+        image_rows: Sequence[dict[str, Any]] = (),
     ) -> Job:
         now = _now()
         origin = values.pop("origin", None)
         async with self._tx() as conn:
+            await self._image_rows(conn, image_rows)
             result = await conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(4, ge=1, le=100)
     max_jobs_per_user: int = Field(2, ge=1, le=100)
     max_queued_per_user: int = Field(5, ge=1, le=1000)
+    # Progress messages: at most one edit per channel this often, and so many a second in all
+    # (Discord allows 5 edits per 5 s in a channel and 50 requests a second per bot).
+    progress_edit_seconds: float = Field(1.0, ge=1.0, le=60)
+    progress_edits_per_second: float = Field(30.0, ge=1, le=45)
     # Spend: a cap on the whole bot's router spend per UTC day, and the estimate above which a
     # user confirms a job with a button (0: never ask).
     budget_usd_per_day: float | None = Field(None, ge=0, le=1_000_000)

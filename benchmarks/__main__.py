@@ -9,6 +9,7 @@ from benchmarks import (
     discord,
     fit,
     memory,
+    progress,
     queue,
     results,
     scale,
@@ -32,6 +33,11 @@ PARTS = (
         "queue",
         "the queue's bookkeeping at 10k and 100k waiting jobs (benchmarks/queue.py)",
         queue.main,
+    ),
+    (
+        "progress",
+        "progress edits at 10k and 100k waiting jobs in 50 channels (benchmarks/progress.py)",
+        progress.main,
     ),
     (
         "store_lookups",

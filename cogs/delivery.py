@@ -89,10 +89,15 @@ class Delivery:
 
     async def _tick(self) -> None:
         """The one progress loop: the board says which edits are due, this performs them."""
-        await self.board.run(self._edit)
+        try:
+            await self.board.run(self._edit)
+        except Exception:  # a bug must not end progress for good: the next launch restarts it
+            log.exception("the progress loop failed")
 
     async def _edit(self, job_id: int, text: str) -> None:
-        job, view = self._watched[job_id]
+        if (watched := self._watched.get(job_id)) is None:
+            return  # it finished meanwhile
+        job, view = watched
         with contextlib.suppress(discord.HTTPException):
             await self.poster.edit_progress(job, content=text, view=view)
 

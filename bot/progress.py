@@ -181,11 +181,15 @@ class ProgressBoard:
         """The next job of this key to show: the lines take turns, oldest-shown first."""
         order = (lines.running, lines.fresh, lines.waiting)
         for step in range(3):
-            entry = self._first_changed(order[(lines.turn + step) % 3], now)
+            line = order[(lines.turn + step) % 3]
+            if line is lines.waiting and lines.swept == self._version:
+                continue  # every waiting job here was found unchanged in this queue order
+            entry = self._first_changed(line, now)
             if entry is not None:
                 lines.turn = (lines.turn + step + 1) % 3
                 return entry
-        lines.swept = self._version
+            if line is lines.waiting:
+                lines.swept = self._version
         return None
 
     def _first_changed(self, line: OrderedDict[int, _Entry], now: float) -> _Entry | None:

@@ -28,7 +28,9 @@ from cogs.threads import threads_of
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 5.0  # seconds between progress edits, well inside Discord's webhook limits
+PROGRESS_EVERY = (
+    5.0  # seconds between elapsed-time edits of a running job (the board's running_every)
+)
 # Posting again while Discord is down: 5 s, 10 s, … at most a minute apart, for an hour.
 RETRY_FIRST, RETRY_CAP, RETRY_DEADLINE = 5.0, 60.0, 3600.0
 # What discord.py raises once its own retries are spent: Discord, or the way to it, is down.

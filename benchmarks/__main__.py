@@ -10,6 +10,7 @@ from benchmarks import (
     fit,
     floor,
     memory,
+    progress,
     queue,
     results,
     scale,
@@ -38,6 +39,11 @@ PARTS = (
         "queue",
         "the queue's bookkeeping at 10k and 100k waiting jobs (benchmarks/queue.py)",
         queue.main,
+    ),
+    (
+        "progress",
+        "progress edits at 10k and 100k waiting jobs in 50 channels (benchmarks/progress.py)",
+        progress.main,
     ),
     (
         "store_lookups",

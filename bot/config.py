@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     max_queued_per_user: int = Field(5, ge=1, le=1000)
     # Images of started, undelivered jobs (MiB); unset: a quarter of memory (bot/memory.py).
     max_image_memory_mb: int = Field(default_factory=default_image_memory_mb, ge=64, le=1 << 20)
+    # Progress messages: at most one edit per channel this often, and so many a second in all
+    # (Discord allows 5 edits per 5 s in a channel and 50 requests a second per bot).
+    progress_edit_seconds: float = Field(1.0, ge=1.0, le=60)
+    progress_edits_per_second: float = Field(30.0, ge=1, le=45)
     # Spend: a cap on the whole bot's router spend per UTC day, and the estimate above which a
     # user confirms a job with a button (0: never ask).
     budget_usd_per_day: float | None = Field(None, ge=0, le=1_000_000)

@@ -21,6 +21,7 @@ from bot.app import EaselBot
 from bot.domain import GeneratedImage, Job, JobStatus
 from bot.errors import DeliveryError, EaselError
 from bot.jobs import Outcome
+from bot.progress import ProgressBoard
 from cogs import links, render
 from cogs.buttons import result_view
 from cogs.posting import Poster
@@ -28,7 +29,9 @@ from cogs.threads import threads_of
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 5.0  # seconds between progress edits, well inside Discord's webhook limits
+PROGRESS_EVERY = (
+    5.0  # seconds between elapsed-time edits of a running job (the board's running_every)
+)
 # Posting again while Discord is down: 5 s, 10 s, … at most a minute apart, for an hour.
 RETRY_FIRST, RETRY_CAP, RETRY_DEADLINE = 5.0, 60.0, 3600.0
 # What discord.py raises once its own retries are spent: Discord, or the way to it, is down.
@@ -55,7 +58,18 @@ class Delivery:
     def __init__(self, bot: EaselBot) -> None:
         self.bot = bot
         self.poster = Poster(bot)
+        # Every job's progress message on one board, edited by one loop (key 0 here, started by
+        # the first launch) at most once a PROGRESS_EDIT_SECONDS per channel.
         self._tickers: dict[int, asyncio.Task[None]] = {}
+        self._watched: dict[int, tuple[Job, discord.ui.View | None]] = {}
+        settings = bot.settings
+        self.board = ProgressBoard(
+            bot.queue.positions,
+            bot.queue.running,
+            interval=settings.progress_edit_seconds,
+            per_second=settings.progress_edits_per_second,
+            running_every=PROGRESS_EVERY,
+        )
         self._retries: dict[int, asyncio.Task[None]] = {}
         bot.queue.on_finished(self.finished)
 
@@ -65,32 +79,35 @@ class Delivery:
         if not self.bot.settings.run_jobs:
             return  # stored queued: a worker process takes it, runs it and posts it
         await self.bot.queue.enqueue(job)
-        self._tickers[job.id] = asyncio.create_task(self._tick(job), name=f"progress-{job.id}")
-
-    async def _tick(self, job: Job) -> None:
         label = self.bot.service.catalog.get(job.spec.model).label
-        started: float | None = None
-        shown = None
-        view = self.view_for(job, running=True)
-        while True:
-            position = self.bot.queue.positions().get(job.id)
-            if position is None and started is None:
-                started = time.monotonic()
-            elapsed = None if started is None else time.monotonic() - started
-            text = render.progress_text(job.prompt, position, elapsed, label)
-            text += "".join(f"\n⚠️ {note}" for note in job.origin.get("notes", ()))
-            if text != shown:
-                shown = text
-                with contextlib.suppress(discord.HTTPException):
-                    await self.poster.edit_progress(job, content=text, view=view)
-            await asyncio.sleep(PROGRESS_EVERY if started else 1.0)
+        notes = "".join(f"\n⚠️ {note}" for note in job.origin.get("notes", ()))
+
+        def text(position: int | None, elapsed: float | None) -> str:
+            return render.progress_text(job.prompt, position, elapsed, label) + notes
+
+        self._watched[job.id] = (job, self.view_for(job, running=True))
+        self.board.add(job.id, str(job.origin.get("channel_id") or f"job-{job.id}"), text)
+        if 0 not in self._tickers or self._tickers[0].done():
+            self._tickers[0] = asyncio.create_task(self._tick(), name="progress")
+
+    async def _tick(self) -> None:
+        """The one progress loop: the board says which edits are due, this performs them."""
+        try:
+            await self.board.run(self._edit)
+        except Exception:  # a bug must not end progress for good: the next launch restarts it
+            log.exception("the progress loop failed")
+
+    async def _edit(self, job_id: int, text: str) -> None:
+        if (watched := self._watched.get(job_id)) is None:
+            return  # it finished meanwhile
+        job, view = watched
+        with contextlib.suppress(discord.HTTPException):
+            await self.poster.edit_progress(job, content=text, view=view)
 
     # -- when it ends -------------------------------------------------------------------------
     async def finished(self, outcome: Outcome) -> None:
-        ticker = self._tickers.pop(outcome.job_id, None)
-        if ticker is not None:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
+        self._watched.pop(outcome.job_id, None)
+        await self.board.forget(outcome.job_id)
         job = await self.bot.service.store.get_job(outcome.job_id)
         if job is None or not job.origin.get("channel_id"):
             return  # not a Discord job (the CLI)

@@ -66,3 +66,16 @@ def test_the_readme_shows_the_last_results_json():
     text = results.README.read_text()
     block = text.split(results.START, 1)[1].split(results.END, 1)[0]
     assert block.strip() == results.table(document).strip()
+
+
+def test_the_queue_figure_is_the_progress_boards_when_it_ran():
+    parts = {
+        "queue": {"tick_cpu_10k": 0.0047},
+        "progress": {
+            "board_10k": {"cpu": 0.0089, "edits_per_s": 30.0, "max_per_channel_second": 1},
+            "board_cpu_vs_old_10k": 0.037,
+        },
+    }
+    figure = results.figures(parts)["queue_tick_cpu_10k"]
+    assert figure["value"] == 0.0089 and figure["met"] is True
+    assert "30 edits/s" in figure["note"]

@@ -36,11 +36,13 @@ from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult
 from bot.errors import BadResponse, InputError, RouterUnavailable, TooManyImages
 from bot.router import answers, bodies, decoding, downloads, failures, hosts, retries
 from bot.router.profiles import PROFILES, Attribution, RouterProfile
+from bot.streamed import CacheDamaged
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Easel/0.1"
 MAX_EDIT_IMAGES = 16
+DAMAGED = "A stored image of this conversation couldn't be read. Try again in a minute."
 
 
 # Transient failures are retried at most ``max_retries`` times, each attempt within ``timeout``
@@ -210,16 +212,22 @@ class RouterClient:
         (where some routers put the cost)."""
         url = self._base_url + path
         headers = {**self._router_headers, "Accept": "application/json"}
-        content: bytes | None = None
-        if json_body is not None:
-            content = await asyncio.to_thread(_dumps, json_body)
+        streamed: bodies.StreamedBody | None = None
+        if json_body is not None:  # streamed images' base64 is read from disk as it is sent
+            streamed = await asyncio.to_thread(bodies.StreamedBody, json_body)
             headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(streamed.length)
 
         async def attempt() -> tuple[bytes, httpx.Headers]:
+            content = streamed.content() if streamed is not None else None  # fresh each try
             request = self._client.build_request(
                 method, url, headers=headers, content=content, data=form, files=files
             )
-            response, body = await self._send(request, f"{method} {self._public_url}{path}")
+            try:
+                response, body = await self._send(request, f"{method} {self._public_url}{path}")
+            except CacheDamaged as exc:  # the body was cut short; the next try rebuilds it
+                error = RouterUnavailable(DAMAGED, detail=f"{path}: {exc}")
+                raise failures.Transient(error) from exc
             if not response.is_success:
                 raise failures.status_error(
                     response.status_code, response.headers, body, model, self._api_key, path

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +24,16 @@ from bot.errors import ConfigError
 
 log = logging.getLogger("bot.storage")
 
+# Objects kept beside an image and made from it (``bot.storage.encoded``), removed with it.
+DERIVED = (".b64",)
+
+
+def with_derived(key: str) -> list[str]:
+    """``key`` and the objects derived from it; a derived object's key is only itself."""
+    if key.endswith(DERIVED):
+        return [key]
+    return [key, *(key + suffix for suffix in DERIVED)]
+
 
 class Blobs(Protocol):
     """Bytes under a key (``ab/cdef…``, from the hash); every method may raise ``OSError``."""
@@ -33,7 +44,8 @@ class Blobs(Protocol):
     async def has(self, key: str, size: int) -> bool: ...
     async def write(self, key: str, data: bytes, sha256: str) -> None: ...
     async def read(self, key: str) -> bytes: ...
-    async def remove(self, key: str) -> None: ...
+    def stream(self, key: str, chunk: int) -> AsyncIterator[bytes]: ...
+    async def remove(self, key: str) -> None: ...  # and what is derived from it (DERIVED)
     async def ready(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -79,13 +91,20 @@ class LocalBlobs:
             data: bytes = await f.read()
             return data
 
+    async def stream(self, key: str, chunk: int) -> AsyncIterator[bytes]:
+        """The file's bytes, ``chunk`` at a time, each read off the event loop."""
+        async with aiofiles.open(self.path(key), "rb") as f:
+            while data := await f.read(chunk):
+                yield data
+
     async def remove(self, key: str) -> None:
-        try:
-            await aiofiles.os.remove(self.path(key))
-        except FileNotFoundError:
-            pass
-        except OSError as exc:  # the row goes anyway: a file left behind only costs space
-            log.warning("could not remove image file %s: %s", key[:10], exc)
+        for name in with_derived(key):
+            try:
+                await aiofiles.os.remove(self.path(name))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # the row goes anyway: a file left behind only costs space
+                log.warning("could not remove image file %s: %s", name[:10], exc)
 
     async def ready(self) -> bool:
         return bool(await aiofiles.os.path.isdir(self.directory))

@@ -75,6 +75,8 @@ class EncodedImages(ImageFiles):
             async for chunk in self.blobs.stream(key, CHUNK):
                 text, tail = chunk[:left], tail + chunk[left:]
                 left -= len(text)
+                if not text:
+                    continue  # the trailer
                 hasher.update(text)
                 if held:
                     yield held

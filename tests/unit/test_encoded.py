@@ -101,7 +101,9 @@ async def test_streamed_body_is_the_json_that_was_sent_before(store):
     old, new = await both_histories(store, await stored_turns(store))
     inputs = [InputImage(image_bytes(9, 1000), "image/jpeg", "x.jpg")]  # new, in memory
     before = _dumps(chat(conversation.build(old, "now 'warmer' ✨", inputs).messages))
-    streamed = bodies.StreamedBody(chat(conversation.build(new, "now 'warmer' ✨", inputs).messages))
+    streamed = bodies.StreamedBody(
+        chat(conversation.build(new, "now 'warmer' ✨", inputs).messages)
+    )
     assert len(streamed.images) == 4  # the new input goes inline, as before
     sent = await collect(streamed.content())
     assert sent == before

@@ -24,7 +24,6 @@ GOALS: dict[str, float] = {
 }
 NOT_MEASURED = {
     "job_cpu_vs_floor": "no floor script yet",
-    "context20_vs_b64": "benchmarks/conversation.py still times the old history() path",
 }
 
 
@@ -48,6 +47,13 @@ def figures(parts: dict[str, Any]) -> dict[str, Any]:
         values["loop_lag_p99_ms_20x4k"] = core["lag"]["easel_p99_ms"]
     if discord := parts.get("discord"):
         values["loop_lag_p99_ms_50x4k"] = discord["loaded"]["lag_p99_ms"]
+    if (conversation := parts.get("conversation")) and "context20_vs_b64" in conversation:
+        values["context20_vs_b64"] = conversation["context20_vs_b64"]
+        bot_path = conversation["end_to_end"][f"{conversation['turns']}-turn unbounded"]
+        notes["context20_vs_b64"] = (
+            f"{bot_path['seconds'] * 1000:.0f} ms build + streamed body vs "
+            f"{bot_path['b64_seconds'] * 1000:.0f} ms base64 of {bot_path['images_sent']} images"
+        )
     if queue := parts.get("queue"):
         values["queue_tick_cpu_10k"] = queue["tick_cpu_10k"]
     if (store := parts.get("store_lookups")) is not None:

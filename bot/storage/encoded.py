@@ -77,7 +77,7 @@ class EncodedImages(ImageFiles):
                 left -= len(text)
                 if not text:
                     continue  # the trailer
-                hasher.update(text)
+                await asyncio.to_thread(hasher.update, text)  # hashlib lets go of the GIL
                 if held:
                     yield held
                 held = text  # the last text is kept back until the hash is checked

@@ -10,10 +10,12 @@ from typing import Any
 
 from bot import media
 from bot.domain import ImageSpec, InputImage
-from bot.errors import InvalidOption
+from bot.errors import InvalidOption, RouterUnavailable
+from bot.router import failures
 from bot.router.profiles import Attribution, RouterProfile
-from bot.streamed import StreamedImage
+from bot.streamed import CacheDamaged, StreamedImage
 
+DAMAGED = "A stored image of this conversation couldn't be read. Try again in a minute."
 _IMAGE_FIELDS = ("n", "size", "quality", "background", "output_format", "output_compression")
 
 
@@ -134,7 +136,11 @@ class StreamedBody:
     async def _chunks(self) -> AsyncIterator[bytes]:
         for piece, image in zip(self.pieces, self.images, strict=False):
             yield piece + b'"' + image.prefix.encode("ascii")
-            async for chunk in image.chunks():
-                yield chunk
+            try:
+                async for chunk in image.chunks():
+                    yield chunk
+            except CacheDamaged as exc:  # the body is cut short; the next attempt rebuilds it
+                error = RouterUnavailable(DAMAGED, detail=str(exc))
+                raise failures.Transient(error) from exc
             yield b'"'
         yield self.pieces[-1]

@@ -36,13 +36,11 @@ from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult
 from bot.errors import BadResponse, InputError, RouterUnavailable, TooManyImages
 from bot.router import answers, bodies, decoding, downloads, failures, hosts, retries
 from bot.router.profiles import PROFILES, Attribution, RouterProfile
-from bot.streamed import CacheDamaged
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Easel/0.1"
 MAX_EDIT_IMAGES = 16
-DAMAGED = "A stored image of this conversation couldn't be read. Try again in a minute."
 
 
 # Transient failures are retried at most ``max_retries`` times, each attempt within ``timeout``
@@ -223,11 +221,7 @@ class RouterClient:
             request = self._client.build_request(
                 method, url, headers=headers, content=content, data=form, files=files
             )
-            try:
-                response, body = await self._send(request, f"{method} {self._public_url}{path}")
-            except CacheDamaged as exc:  # the body was cut short; the next try rebuilds it
-                error = RouterUnavailable(DAMAGED, detail=f"{path}: {exc}")
-                raise failures.Transient(error) from exc
+            response, body = await self._send(request, f"{method} {self._public_url}{path}")
             if not response.is_success:
                 raise failures.status_error(
                     response.status_code, response.headers, body, model, self._api_key, path

@@ -21,18 +21,9 @@ import aiofiles
 import aiofiles.os
 
 from bot.errors import ConfigError
+from bot.storage.derived import with_derived
 
 log = logging.getLogger("bot.storage")
-
-# Objects kept beside an image and made from it (``bot.storage.encoded``), removed with it.
-DERIVED = (".b64",)
-
-
-def with_derived(key: str) -> list[str]:
-    """``key`` and the objects derived from it; a derived object's key is only itself."""
-    if key.endswith(DERIVED):
-        return [key]
-    return [key, *(key + suffix for suffix in DERIVED)]
 
 
 class Blobs(Protocol):

@@ -22,7 +22,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.errors import ConfigError, StorageError
-from bot.storage.blobs import with_derived
+from bot.storage.derived import with_derived
 
 MISSING = {"404", "NoSuchKey", "NotFound"}
 log = logging.getLogger("bot.storage")

@@ -196,6 +196,7 @@ async def test_the_streamed_body_is_the_old_one_and_a_damaged_cache_is_rebuilt(r
     """The router gets exactly the body the loaded-images path built; a base64 cache damaged
     on disk cuts that attempt short, is removed, and the retry sends the body whole."""
     from bot.conversation import build
+    from bot.router.client import _dumps
 
     async with Opened(router, tmp_path) as service:
         session = await service.store.create_session(
@@ -226,4 +227,7 @@ async def test_the_streamed_body_is_the_old_one_and_a_damaged_cache_is_rebuilt(r
     assert statuses[2:] == [None] * len(damaged) + [200]  # cut short once per damaged cache
     sent = [body for body in chat_bodies(router) if body is not None][-1]
     assert sent["messages"] == expected
+    whole = router.requests[-1]
+    assert "transfer-encoding" not in whole.headers  # streamed, with its length said up front
+    assert int(whole.headers["content-length"]) == len(_dumps(sent))  # the same JSON text
     assert sent["messages"][1]["reasoning_details"]

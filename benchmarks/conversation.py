@@ -8,17 +8,20 @@ conversation is one user turn with one such image. Each is built into the next t
 instruction, once with a budget large enough that nothing is trimmed and once with the default
 ``Budget`` (20 turns, 40 MiB of images), which trims.
 
-1. ``conversation.build`` alone, history in memory: time (best of REPEATS), tracemalloc peak,
-   and the JSON body the router sends (``bot.router._dumps``: size, time, tracemalloc peak).
-2. End to end through a real sqlite ``Store``: ``ImageService.history`` then
-   ``conversation.build`` in a thread, as ``ImageService._call_refine`` does (best of REPEATS;
-   the image files are in the page cache). The router is never called; "+body peak" also
-   serialises the body with ``router._dumps`` while history and context are still held, as
-   during ``router.chat`` in ``_call_refine``.
+1. The old way, for comparison: ``conversation.build`` alone with the history in memory as
+   data URLs: time (best of REPEATS), tracemalloc peak, and the JSON body as one string
+   (``bot.router.client._dumps``: size, time, tracemalloc peak).
+2. The bot's own path through a real sqlite ``Store``: ``TurnContexts.build`` (stored images as
+   references to their base64 caches, ``bot.storage.encoded``), then the chat body as
+   ``RouterClient.chat`` makes it (``bodies.chat_body``, ``bodies.StreamedBody``), read to its
+   last byte as httpx would send it (best of REPEATS, caches and images in the page cache; the
+   first run, which writes the caches, is reported apart). Against it, in the same run:
+   ``base64.b64encode`` of the images that body sends (best of REPEATS), the floor any sender
+   pays once. ``context20_vs_b64`` is the 20-turn unbounded ratio (issue #18, goal <= 1.5).
 
-Figures are ratios 20-turn/1-turn, printed by ``benchmarks.conversation_report``. tracemalloc
-counts Python allocations made during the measured call only (the in-memory history of part 1
-is not counted; part 2 counts the loaded image bytes too).
+Part 1's figures are ratios 20-turn/1-turn, printed by ``benchmarks.conversation_report``.
+tracemalloc counts Python allocations made during the measured call only; ``vm_hwm`` is the
+process's peak resident memory at the end (part 1's whole-string bodies dominate it).
 
     python -m benchmarks.conversation
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -35,9 +39,14 @@ from typing import Any
 from benchmarks import conversation_report, fit
 from benchmarks.common import service
 from bot import conversation, media
+from bot.catalog import ModelInfo
+from bot.context import TurnContexts
 from bot.conversation import Budget, Context, ContextTurn
-from bot.domain import InputImage
+from bot.domain import InputImage, Job, JobKind, JobStatus
+from bot.router import bodies
 from bot.router.client import _dumps
+from bot.router.profiles import PROFILES
+from bot.storage import Store
 
 TURNS = 20
 REPEATS = 3
@@ -142,74 +151,89 @@ def data_url_cost(data: bytes) -> dict[str, Any]:
     }
 
 
-# -- 2. end to end through the store -----------------------------------------------------------
-async def end_to_end(datas: Sequence[bytes], width: int, height: int) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    async with service(UNUSED_ROUTER) as svc:
-        store = svc.store
-        sessions: dict[int, int] = {}
-        for turns in (1, TURNS):
-            session = await store.create_session(
-                thread_id=None,
-                channel_id=None,
-                guild_id=None,
-                owner_id="bench",
-                model=MODEL,
-                family="chat",
-            )
-            for role, text, i in shape(turns):
-                hashes = []
-                if i is not None:
-                    hashes.append((await store.put_image(datas[i], MIME, width, height)).sha256)
-                await store.add_turn(
-                    session.id,
-                    role=role,
-                    text=text,
-                    images=hashes,
-                    reasoning_details=REASONING if role == "assistant" else None,
-                )
-            sessions[turns] = session.id
+# -- 2. end to end through the store: the bot's own path --------------------------------------
+async def _session(store: Store, turns: int, datas: Sequence[bytes], size: tuple[int, int]) -> int:
+    session = await store.create_session(
+        thread_id=None, channel_id=None, guild_id=None, owner_id="bench", model=MODEL, family="chat"
+    )
+    for role, text, i in shape(turns):
+        hashes = [] if i is None else [(await store.put_image(datas[i], MIME, *size)).sha256]
+        reasoning = REASONING if role == "assistant" else None
+        await store.add_turn(
+            session.id, role=role, text=text, images=hashes, reasoning_details=reasoning
+        )
+    return session.id
 
+
+async def send_once(contexts: TurnContexts, job: Job, model: ModelInfo) -> dict[str, Any]:
+    """What ``ImageService._refine`` and ``RouterClient.chat`` do before the network: build the
+    turn's context, make the streamed body, and read it to the end (as httpx would send it)."""
+    start = time.perf_counter()
+    call = await contexts.build(job, model, [])
+    built = time.perf_counter()
+    assert call.messages is not None
+    body = bodies.chat_body(
+        PROFILES["requesty"],
+        MODEL,
+        call.messages,
+        aspect_ratio=None,
+        image_size=None,
+        modalities=None,
+        who=None,
+    )
+    streamed = await asyncio.to_thread(bodies.StreamedBody, body)
+    content, sent = streamed.content(), 0
+    if isinstance(content, bytes):
+        sent = len(content)
+    else:
+        async for chunk in content:
+            sent += len(chunk)
+    end = time.perf_counter()
+    assert sent == streamed.length
+    return {
+        "seconds": end - start,
+        "build_seconds": built - start,
+        "body_seconds": end - built,
+        "body_bytes": sent,
+        "images_sent": images_sent_in(call.messages),
+        "streamed": [image.sha256 for image in streamed.images],
+    }
+
+
+def images_sent_in(messages: list[dict[str, Any]]) -> int:
+    return images_sent(Context(messages))
+
+
+async def end_to_end(datas: Sequence[bytes], width: int, height: int) -> dict[str, Any]:
+    """``TurnContexts.build`` + the streamed body through a real sqlite store, against
+    base64-encoding the images that body sends, in the same run."""
+    result: dict[str, Any] = {}
+    by_hash = {hashlib.sha256(d).hexdigest(): d for d in datas}
+    async with service(UNUSED_ROUTER) as svc:
+        model = svc.catalog.get(MODEL)
+        sessions = {t: await _session(svc.store, t, datas, (width, height)) for t in (1, TURNS)}
         for name, budget in BUDGETS.items():
+            contexts = TurnContexts(svc.store, budget)
             for turns, session_id in sessions.items():
-                history_times, build_times, totals = [], [], []
-                loaded = sent = 0
-                for _ in range(REPEATS + 1):  # the first round warms the store
-                    start = time.perf_counter()
-                    history = await svc.sessions.history(session_id)
-                    loaded_at = time.perf_counter()
-                    context = await asyncio.to_thread(
-                        conversation.build, history, PROMPT, (), budget
-                    )
-                    end = time.perf_counter()
-                    history_times.append(loaded_at - start)
-                    build_times.append(end - loaded_at)
-                    totals.append(end - start)
-                    loaded = sum(len(i.data) for t in history for i in t.images)
-                    sent = images_sent(context)
-                    del history, context
+                job = Job(0, JobKind.REFINE, PROMPT, {}, JobStatus.RUNNING, session_id=session_id)
+                first = await send_once(contexts, job, model)  # makes any base64 cache missing
+                runs = [await send_once(contexts, job, model) for _ in range(REPEATS)]
                 tracemalloc.start()
                 try:
-                    history = await svc.sessions.history(session_id)
-                    context = await asyncio.to_thread(
-                        conversation.build, history, PROMPT, (), budget
-                    )
+                    await send_once(contexts, job, model)
                     peak = tracemalloc.get_traced_memory()[1]
-                    # _call_refine still holds history and context while the router serialises.
-                    body = {"model": MODEL, "messages": context.messages}
-                    await asyncio.to_thread(_dumps, body)
-                    peak_sent = tracemalloc.get_traced_memory()[1]
                 finally:
                     tracemalloc.stop()
-                del history, context, body
+                sent = [by_hash[h] for h in first["streamed"]]
+                b64 = best_time(lambda sent=sent: [base64.b64encode(d) for d in sent])
+                best = min(runs, key=lambda r: r["seconds"])
                 result[f"{turns}-turn {name}"] = {
-                    "seconds": min(totals[1:]),
-                    "history_seconds": min(history_times[1:]),
-                    "build_seconds": min(build_times[1:]),
+                    **{k: v for k, v in best.items() if k != "streamed"},
+                    "first_seconds": first["seconds"],
                     "traced_peak": peak,
-                    "traced_peak_with_body": peak_sent,
-                    "image_bytes_loaded": loaded,
-                    "images_sent": sent,
+                    "image_bytes_sent": sum(map(len, sent)),
+                    "b64_seconds": b64,
+                    "vs_b64": best["seconds"] / b64 if b64 else None,
                 }
     return result
 
@@ -226,11 +250,12 @@ def run() -> dict[str, Any]:
             builds[f"{turns}-turn {name}"] = measure_build(history, budget)
             del history
     e2e = asyncio.run(end_to_end(datas, width, height))
+    bot_path = e2e[f"{TURNS}-turn unbounded"]
     ratios: dict[str, Any] = {}
     for part, figures in (("build", builds), ("end_to_end", e2e)):
         for name in BUDGETS:
             big, small = figures[f"{TURNS}-turn {name}"], figures[f"1-turn {name}"]
-            keys = ("seconds", "traced_peak", "traced_peak_with_body", "body_bytes")
+            keys = ("seconds", "traced_peak", "body_bytes")
             ratios[f"{part} {name}"] = {k: big[k] / small[k] for k in keys if k in big}
     return {
         "image": {"size": (width, height), "bytes": len(datas[0]), "count": len(datas)},
@@ -241,11 +266,25 @@ def run() -> dict[str, Any]:
         "end_to_end": e2e,
         "ratios": ratios,
         "data_url": data_url_cost(datas[0]),
+        "context20_vs_b64": bot_path["vs_b64"],
+        "vm_hwm": vm_hwm(),
     }
 
 
-def main() -> None:
-    conversation_report.show(run())
+def vm_hwm() -> int | None:
+    """The process's peak resident memory so far (Linux), in bytes."""
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    return int(line.split()[1]) * 1024
+
+
+def main() -> dict[str, Any]:
+    result = run()
+    conversation_report.show(result)
+    return result
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Printing ``benchmarks.conversation``'s figures: the builder alone, end to end, data URLs.
+"""Printing ``benchmarks.conversation``'s figures: the old builder alone, the bot's streamed path
+against base64, data URLs.
 
 Takes everything from the dict ``conversation.run`` returns, so it imports nothing from there.
 """
@@ -65,29 +66,26 @@ def _show_build(r: dict[str, Any]) -> None:
 
 
 def _show_end_to_end(r: dict[str, Any]) -> None:
-    turns = r["turns"]
-    print("2. end to end: ImageService.history + conversation.build in a thread (sqlite store):")
     print(
-        f"  {'':19}{'total ms':>9}{'history':>9}{'build':>7}{'peak MiB':>10}"
-        f"{'+body peak':>11}{'loaded MiB':>11}{'images sent':>12}"
+        "2. the bot's path: TurnContexts.build + the streamed chat body read to its end "
+        "(sqlite store, base64 caches), vs b64encode of the images it sends:"
+    )
+    print(
+        f"  {'':19}{'total ms':>9}{'build':>7}{'body':>7}{'first':>7}{'peak MiB':>10}"
+        f"{'body MiB':>10}{'images':>7}{'b64 ms':>8}{'vs b64':>8}"
     )
     for name, m in r["end_to_end"].items():
+        vs = "-" if m["vs_b64"] is None else f"{m['vs_b64']:.2f}x"
         print(
-            f"  {name:19}{m['seconds'] * 1000:9.0f}{m['history_seconds'] * 1000:9.0f}"
-            f"{m['build_seconds'] * 1000:7.0f}{_mib(m['traced_peak']):>10}"
-            f"{_mib(m['traced_peak_with_body']):>11}{_mib(m['image_bytes_loaded']):>11}"
-            f"{m['images_sent']:>12}"
+            f"  {name:19}{m['seconds'] * 1000:9.0f}{m['build_seconds'] * 1000:7.0f}"
+            f"{m['body_seconds'] * 1000:7.0f}{m['first_seconds'] * 1000:7.0f}"
+            f"{_mib(m['traced_peak']):>10}{_mib(m['body_bytes']):>10}{m['images_sent']:>7}"
+            f"{m['b64_seconds'] * 1000:8.0f}{vs:>8}"
         )
-    for name in r["budgets"]:
-        e = r["ratios"][f"end_to_end {name}"]
-        print(
-            f"  {turns}-turn vs 1-turn, {name} budget: {e['seconds']:.2f}x time, "
-            f"{e['traced_peak']:.2f}x peak memory, {e['traced_peak_with_body']:.2f}x with the body"
-        )
-    trimmed = r["end_to_end"][f"{turns}-turn default"]
+    hwm = r.get("vm_hwm")
     print(
-        f"  with the default budget history() still loads {_mib(trimmed['image_bytes_loaded'])} "
-        f"MiB of images to send {trimmed['images_sent']}"
+        f"  context20_vs_b64 = {r['context20_vs_b64']:.2f} (goal <= 1.5); process peak RSS "
+        f"(VmHWM) {'?' if hwm is None else _mib(hwm)} MiB"
     )
 
 

@@ -1,5 +1,8 @@
 """What a turn of a conversation is sent: the transcript (trimmed to a budget) for a chat model,
-the latest or replied-to image with the instructions as words for an images model."""
+the latest or replied-to image with the instructions as words for an images model.
+
+A chat model's stored images are not loaded: the messages carry ``StreamedImage`` references
+and the router's body reads each one's cached base64 as it is sent (``bot.storage.encoded``)."""
 
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ class TurnContexts:
         sizes = [(t.role, await self._image_bytes(t.images)) for t in turns]
         sizes.append(("user", sum(len(i.data) for i in inputs)))
         skip = min(conversation.drop_count(sizes, self.budget), len(turns))
-        history = await self._load_turns(turns[skip:])
+        history = await self._streamed_turns(turns[skip:])
         built = await asyncio.to_thread(
             conversation.build, history, job.prompt, inputs, self.budget, skip
         )
@@ -74,6 +77,19 @@ class TurnContexts:
                 t.role,
                 t.text,
                 tuple([await self.store.input_image(h) for h in t.images]),
+                t.reasoning_details,
+            )
+            for t in turns
+        ]
+
+    async def _streamed_turns(self, turns: Sequence[Turn]) -> list[ContextTurn]:
+        """The turns with their images as references to their base64 caches (made now where
+        missing): the router's body streams them, and no image is loaded here."""
+        return [
+            ContextTurn(
+                t.role,
+                t.text,
+                tuple([await self.store.streamed_image(h) for h in t.images]),
                 t.reasoning_details,
             )
             for t in turns

@@ -17,15 +17,19 @@ from typing import Any
 
 from bot import media
 from bot.domain import InputImage
+from bot.streamed import StreamedImage
+
+# A stored image goes out streamed from its base64 cache; a new input is in memory already.
+Image = InputImage | StreamedImage
 
 
 @dataclass(frozen=True)
 class ContextTurn:
-    """One turn with its images loaded: what the model is shown."""
+    """One turn with its images (loaded, or to be streamed): what the model is shown."""
 
     role: str  # "user" or "assistant"
     text: str | None
-    images: tuple[InputImage, ...] = ()
+    images: tuple[Image, ...] = ()
     reasoning_details: list[Any] | None = None
 
 
@@ -43,11 +47,20 @@ class Context:
     dropped_turns: int = field(default=0)
 
 
-def _content(text: str | None, images: Sequence[InputImage]) -> str | list[dict[str, Any]]:
+def _url(image: Image) -> str | StreamedImage:
+    """A data URL; a streamed image stands for its own (``bot.router.bodies.StreamedBody``)."""
+    return image if isinstance(image, StreamedImage) else media.data_url(image)
+
+
+def image_bytes(image: Image) -> int:
+    return image.size if isinstance(image, StreamedImage) else len(image.data)
+
+
+def _content(text: str | None, images: Sequence[Image]) -> str | list[dict[str, Any]]:
     if not images:
         return text or ""
     parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-    parts += [{"type": "image_url", "image_url": {"url": media.data_url(i)}} for i in images]
+    parts += [{"type": "image_url", "image_url": {"url": _url(i)}} for i in images]
     return parts
 
 
@@ -58,7 +71,7 @@ def to_message(turn: ContextTurn) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": turn.text or ""}
     if turn.images:
         message["images"] = [
-            {"type": "image_url", "image_url": {"url": media.data_url(i)}} for i in turn.images
+            {"type": "image_url", "image_url": {"url": _url(i)}} for i in turn.images
         ]
     if turn.reasoning_details is not None:
         message["reasoning_details"] = turn.reasoning_details
@@ -82,7 +95,7 @@ def drop_count(turns: Sequence[tuple[str, int]], budget: Budget) -> int:
 
 def trim(history: Sequence[ContextTurn], budget: Budget) -> tuple[list[ContextTurn], int]:
     """The turns that fit the budget, and how many were left out."""
-    sizes = [(t.role, sum(len(i.data) for i in t.images)) for t in history]
+    sizes = [(t.role, sum(map(image_bytes, t.images))) for t in history]
     start = drop_count(sizes, budget)
     return list(history[start:]), start
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from bot import media
 from bot.domain import ImageSpec, InputImage
-from bot.errors import InvalidOption
+from bot.errors import InvalidOption, RouterUnavailable
+from bot.router import failures
 from bot.router.profiles import Attribution, RouterProfile
+from bot.streamed import CacheDamaged, StreamedImage
 
+DAMAGED = "A stored image of this conversation couldn't be read. Try again in a minute."
 _IMAGE_FIELDS = ("n", "size", "quality", "background", "output_format", "output_compression")
 
 
@@ -97,3 +103,44 @@ def user_message(text: str, images: Sequence[InputImage]) -> dict[str, Any]:
     content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
     content += [{"type": "image_url", "image_url": {"url": media.data_url(i)}} for i in images]
     return {"role": "user", "content": content}
+
+
+class StreamedBody:
+    """A JSON body whose ``StreamedImage`` values go out as their data URLs read in chunks:
+    byte for byte what ``json.dumps`` of the same body with data URL strings would be (base64
+    and the prefix need no escaping). Replayable: each ``content()`` starts afresh."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        token = secrets.token_hex(8)
+        self.images: list[StreamedImage] = []
+
+        def placeholder(value: Any) -> str:
+            if not isinstance(value, StreamedImage):
+                raise TypeError(f"{type(value).__name__} is not JSON serializable")
+            self.images.append(value)
+            return f"\0{token}\0"
+
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=placeholder)
+        # json.dumps writes the NULs as \u0000: the placeholder can't be mistaken for text.
+        pieces = re.split(rf'"\\u0000{token}\\u0000"', text)
+        assert len(pieces) == len(self.images) + 1
+        self.pieces = [piece.encode("utf-8") for piece in pieces]
+        self.length = sum(map(len, self.pieces)) + sum(i.url_length + 2 for i in self.images)
+
+    def content(self) -> bytes | AsyncIterator[bytes]:
+        """The whole body when it has no streamed image; else a fresh iterator of its chunks."""
+        if not self.images:
+            return self.pieces[0]
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        for piece, image in zip(self.pieces, self.images, strict=False):
+            yield piece + b'"' + image.prefix.encode("ascii")
+            try:
+                async for chunk in image.chunks():
+                    yield chunk
+            except CacheDamaged as exc:  # the body is cut short; the next attempt rebuilds it
+                error = RouterUnavailable(DAMAGED, detail=str(exc))
+                raise failures.Transient(error) from exc
+            yield b'"'
+        yield self.pieces[-1]

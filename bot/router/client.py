@@ -210,12 +210,14 @@ class RouterClient:
         (where some routers put the cost)."""
         url = self._base_url + path
         headers = {**self._router_headers, "Accept": "application/json"}
-        content: bytes | None = None
-        if json_body is not None:
-            content = await asyncio.to_thread(_dumps, json_body)
+        streamed: bodies.StreamedBody | None = None
+        if json_body is not None:  # streamed images' base64 is read from disk as it is sent
+            streamed = await asyncio.to_thread(bodies.StreamedBody, json_body)
             headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(streamed.length)
 
         async def attempt() -> tuple[bytes, httpx.Headers]:
+            content = streamed.content() if streamed is not None else None  # fresh each try
             request = self._client.build_request(
                 method, url, headers=headers, content=content, data=form, files=files
             )

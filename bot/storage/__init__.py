@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.storage.budgets import BudgetTables
 from bot.storage.claims import JobClaims
+from bot.storage.encoded import EncodedImages
 from bot.storage.engine import make_engine
 from bot.storage.files import ImageFiles
 from bot.storage.history import JobHistory
@@ -25,6 +26,7 @@ class Store(
     JobSweeps,
     JobHistory,
     SessionTables,
+    EncodedImages,
     ImageFiles,
     ChannelSettings,
     GuildRules,

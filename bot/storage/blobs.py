@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +21,7 @@ import aiofiles
 import aiofiles.os
 
 from bot.errors import ConfigError
+from bot.storage.derived import with_derived
 
 log = logging.getLogger("bot.storage")
 
@@ -33,7 +35,8 @@ class Blobs(Protocol):
     async def has(self, key: str, size: int) -> bool: ...
     async def write(self, key: str, data: bytes, sha256: str) -> None: ...
     async def read(self, key: str) -> bytes: ...
-    async def remove(self, key: str) -> None: ...
+    def stream(self, key: str, chunk: int) -> AsyncIterator[bytes]: ...
+    async def remove(self, key: str) -> None: ...  # and what is derived from it (DERIVED)
     async def ready(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -79,13 +82,20 @@ class LocalBlobs:
             data: bytes = await f.read()
             return data
 
+    async def stream(self, key: str, chunk: int) -> AsyncIterator[bytes]:
+        """The file's bytes, ``chunk`` at a time, each read off the event loop."""
+        async with aiofiles.open(self.path(key), "rb") as f:
+            while data := await f.read(chunk):
+                yield data
+
     async def remove(self, key: str) -> None:
-        try:
-            await aiofiles.os.remove(self.path(key))
-        except FileNotFoundError:
-            pass
-        except OSError as exc:  # the row goes anyway: a file left behind only costs space
-            log.warning("could not remove image file %s: %s", key[:10], exc)
+        for name in with_derived(key):
+            try:
+                await aiofiles.os.remove(self.path(name))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # the row goes anyway: a file left behind only costs space
+                log.warning("could not remove image file %s: %s", name[:10], exc)
 
     async def ready(self) -> bool:
         return bool(await aiofiles.os.path.isdir(self.directory))

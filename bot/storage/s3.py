@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any, Self
 
 from aiobotocore.config import AioConfig
@@ -21,6 +22,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.errors import ConfigError, StorageError
+from bot.storage.derived import with_derived
 
 MISSING = {"404", "NoSuchKey", "NotFound"}
 log = logging.getLogger("bot.storage")
@@ -108,11 +110,26 @@ class S3Blobs:
         except BotoCoreError as exc:
             raise OSError(_describe(exc)) from exc
 
-    async def remove(self, key: str) -> None:
+    async def stream(self, key: str, chunk: int) -> AsyncIterator[bytes]:
+        """The object's bytes, ``chunk`` at a time, as they arrive."""
         try:
-            await self._client.delete_object(Bucket=self.bucket, Key=self._name(key))
-        except (BotoCoreError, ClientError) as exc:  # the row goes anyway, as on disk
-            log.warning("could not remove image object %s: %s", key[:10], _describe(exc))
+            answer = await self._client.get_object(Bucket=self.bucket, Key=self._name(key))
+            async with answer["Body"] as body:
+                while data := await body.read(chunk):
+                    yield data
+        except ClientError as exc:
+            if _code(exc) in MISSING:
+                raise FileNotFoundError(key) from exc
+            raise OSError(_describe(exc)) from exc
+        except BotoCoreError as exc:
+            raise OSError(_describe(exc)) from exc
+
+    async def remove(self, key: str) -> None:
+        for name in with_derived(key):  # deleting a missing object is not an error in S3
+            try:
+                await self._client.delete_object(Bucket=self.bucket, Key=self._name(name))
+            except (BotoCoreError, ClientError) as exc:  # the row goes anyway, as on disk
+                log.warning("could not remove image object %s: %s", name[:10], _describe(exc))
 
     async def ready(self) -> bool:
         try:

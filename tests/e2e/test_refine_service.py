@@ -190,3 +190,44 @@ async def test_a_4k_result_goes_back_to_the_model_within_its_input_limit(router,
         sent = await service.store.get_image(turns[1].images[0])
         assert len(sent) <= 7 * 1024 * 1024
         assert first.job.result_images[0] != turns[1].images[0]
+
+
+async def test_the_streamed_body_is_the_old_one_and_a_damaged_cache_is_rebuilt(router, tmp_path):
+    """The router gets exactly the body the loaded-images path built; a base64 cache damaged
+    on disk cuts that attempt short, is removed, and the retry sends the body whole."""
+    from bot.conversation import build
+    from bot.router.client import _dumps
+
+    async with Opened(router, tmp_path) as service:
+        session = await service.store.create_session(
+            thread_id="t1",
+            channel_id="c",
+            guild_id="g",
+            owner_id="u1",
+            model=GEMINI,
+            family="chat",
+        )
+        await turn(service, session.id, "a red barn", [png()])
+        await turn(service, session.id, "make it snowy")
+        expected = build(await service.sessions.history(session.id), "add a fox").messages
+        hashes = [h for t in await service.store.turns(session.id) for h in t.images]
+        assert hashes
+        caches = [
+            path.with_name(path.name + ".b64") for path in map(service.store.image_path, hashes)
+        ]
+        damaged = [cache for cache in caches if cache.exists()]  # made when turn 2 was sent
+        assert damaged
+        for cache in damaged:
+            text = bytearray(cache.read_bytes())
+            text[5] = ord("A") if text[5] != ord("A") else ord("B")  # same size, wrong text
+            cache.write_bytes(bytes(text))
+        third = await turn(service, session.id, "add a fox")
+        assert third.images
+    statuses = [r.status for r in router.requests if r.path.endswith("/chat/completions")]
+    assert statuses[2:] == [None] * len(damaged) + [200]  # cut short once per damaged cache
+    sent = [body for body in chat_bodies(router) if body is not None][-1]
+    assert sent["messages"] == expected
+    whole = router.requests[-1]
+    assert "transfer-encoding" not in whole.headers  # streamed, with its length said up front
+    assert int(whole.headers["content-length"]) == len(_dumps(sent))  # the same JSON text
+    assert sent["messages"][1]["reasoning_details"]

@@ -28,7 +28,7 @@ def test_figures_carry_values_goals_and_verdicts():
     rss = figures["rss_mib_per_running_4k_job"]
     assert rss["value"] == 125 and rss["goal_at_most"] == 80 and rss["met"] is False
     assert figures["loop_lag_p99_ms_50x4k"] == {"value": None, "goal_at_most": 10.0, "met": None}
-    assert "old history()" in figures["context20_vs_b64"]["note"]
+    assert figures["context20_vs_b64"] == {"value": None, "goal_at_most": 1.5, "met": None}
     assert set(figures) == set(results.GOALS)
 
 
@@ -79,3 +79,17 @@ def test_the_queue_figure_is_the_progress_boards_when_it_ran():
     figure = results.figures(parts)["queue_tick_cpu_10k"]
     assert figure["value"] == 0.0089 and figure["met"] is True
     assert "30 edits/s" in figure["note"]
+
+
+def test_the_conversation_figure_is_the_bot_path_against_base64():
+    bot_path = {"seconds": 1.2, "b64_seconds": 1.0, "images_sent": 10}
+    parts = {
+        "conversation": {
+            "turns": 20,
+            "context20_vs_b64": 1.2,
+            "end_to_end": {"20-turn unbounded": bot_path},
+        }
+    }
+    figure = results.figures(parts)["context20_vs_b64"]
+    assert figure["value"] == 1.2 and figure["goal_at_most"] == 1.5 and figure["met"] is True
+    assert "base64 of 10 images" in figure["note"]

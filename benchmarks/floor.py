@@ -108,8 +108,9 @@ async def _easel_jobs(base_url: str) -> float:
 
         async def one(prompt: str) -> None:
             result = await svc.imagine(prompt, spec)
-            stored = await svc.store.get_image(result.job.result_images[0])  # as delivery reads
-            await asyncio.to_thread(fitting.fit_under, stored, LIMIT)
+            # As delivery gets them: the run's own images, read back only after a restart.
+            (data,) = await svc.store.result_images(result.job, result.images)
+            await asyncio.to_thread(fitting.fit_under, data, LIMIT)
 
         await one("warm")
         start = tree_cpu()

@@ -1,0 +1,254 @@
+"""Image work on large payloads in worker processes, so it never holds the event loop's GIL.
+
+A thread running Pillow or base64 still shares the GIL with the event loop: each time the loop
+lets go of it for I/O it may wait a whole switch interval (5 ms) to get it back, and 20 jobs at
+once made a 30-45 ms p99 lag of that. ``run(func, data, *args)`` calls ``func(data, *args)``:
+
+- in a thread, as before, when ``data`` is smaller than the threshold (``OFFLOAD_ABOVE_MB``,
+  0: never offload) — a process hop is not worth it for a small image;
+- otherwise in a process pool (``forkserver``, started on first use, ``MAX_CONCURRENT_DECODES``
+  workers, shut down with the service, or at exit).
+
+What crosses the process boundary goes through files, not pickles: pickling 40 MB holds the GIL
+while it copies, a file write or read lets go of it. ``data`` is written to a spool file by a
+thread, the worker reads it, and every large ``bytes`` in the result (a bare one, or a
+dataclass's ``data`` field, anywhere in dicts, lists and tuples) comes back the same way and is
+read back by a thread. What the worker raises reaches the caller as raised (``bot.errors``
+pickle whole); a worker that dies (killed, out of memory) fails every call it had with
+``WorkerDied``, which callers map to their own user message, and the next call gets a new pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import contextvars
+import dataclasses
+import functools
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_ABOVE = 4 * 1024 * 1024  # bytes: a 1K PNG stays in a thread, a 2K or 4K one does not
+_SPILL = 256 * 1024  # result bytes at least this long come back through a file
+# Imported once in the fork server, so each worker starts with them already loaded.
+_PRELOAD = ["bot.router.decoding", "bot.fitting", "bot.canvas"]
+
+_lock = threading.Lock()
+_workers = 2
+_above = DEFAULT_ABOVE
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_spool: Path | None = None
+_kill_next = False  # tests: the next task's worker kills itself (``kill_next_worker``)
+
+
+class WorkerDied(RuntimeError):
+    """The worker process running the call stopped (killed, out of memory); the pool is renewed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spilled:
+    """A result's bytes left in a file: ``holder`` with them put back as ``data``, or bare."""
+
+    path: str
+    holder: Any = None
+
+
+def configure(workers: int, above: int | None = None) -> None:
+    """Set the pool's size and the threshold (bytes; 0: never offload). Meant for start-up."""
+    global _workers, _above
+    with _lock:
+        if above is not None:
+            _above = above
+        if workers != _workers:
+            _workers = workers
+            _drop(_pool)
+
+
+@contextlib.asynccontextmanager
+async def session(workers: int, above_mb: int) -> AsyncIterator[None]:
+    """``configure`` for a service's life (``OFFLOAD_ABOVE_MB``), then ``shutdown``."""
+    configure(workers, above_mb * 1024 * 1024)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(shutdown)
+
+
+def offloads(size: int) -> bool:
+    """Whether a payload of ``size`` bytes goes to a worker process."""
+    return 0 < _above <= size
+
+
+def shutdown() -> None:
+    """Stop the workers (a later ``run`` starts new ones) and remove the spool directory."""
+    global _spool
+    with _lock:
+        _drop(_pool)
+        spool, _spool = _spool, None
+    if spool is not None:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def kill_next_worker() -> None:
+    """Make the next offloaded call's worker kill itself (SIGKILL), as the OOM killer would."""
+    global _kill_next
+    _kill_next = True
+
+
+async def run(
+    func: Callable[..., T],
+    data: bytes,
+    *args: Any,
+    thread: concurrent.futures.Executor | None = None,
+) -> T:
+    """``func(data, *args)`` off the loop: a worker process if ``data`` is large, else a thread
+    (``thread``, or asyncio's default executor). ``func`` must be a module-level function."""
+    if not offloads(len(data)):
+        call = functools.partial(contextvars.copy_context().run, func, data, *args)
+        return await asyncio.get_running_loop().run_in_executor(thread, call)
+    return await _in_process(func, data, args)  # type: ignore[no-any-return]
+
+
+async def _in_process(func: Callable[..., Any], data: bytes, args: tuple[Any, ...]) -> Any:
+    global _kill_next
+    spool = await asyncio.to_thread(_spool_dir)
+    source = spool / f"{uuid.uuid4().hex}.in"
+    await asyncio.to_thread(_write, source, data)
+    try:
+        pool = _current_pool()
+        kill, _kill_next = _kill_next, False
+        future = pool.submit(_child, func, str(source), args, str(spool), kill)
+        try:
+            packed = await asyncio.shield(asyncio.wrap_future(future))
+        except asyncio.CancelledError:
+            if not future.cancel():  # running: its result files are removed once it ends
+                future.add_done_callback(_discard_result)
+            raise
+        except (BrokenProcessPool, MemoryError) as exc:
+            _drop(pool)
+            raise WorkerDied(f"{type(exc).__name__} in {func.__qualname__}") from exc
+    finally:
+        await asyncio.to_thread(source.unlink, missing_ok=True)
+    return await asyncio.to_thread(_unpack, packed)
+
+
+def _current_pool() -> concurrent.futures.ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context(
+                "forkserver" if "forkserver" in methods else "spawn"
+            )
+            if "forkserver" in methods:
+                context.set_forkserver_preload(_PRELOAD)
+            _pool = concurrent.futures.ProcessPoolExecutor(
+                _workers, mp_context=context, initializer=_child_start
+            )
+        return _pool
+
+
+def _drop(pool: concurrent.futures.ProcessPoolExecutor | None) -> None:
+    """Forget ``pool`` (if still current) and let it shut down without waiting."""
+    global _pool
+    if pool is None:
+        return
+    if _pool is pool:
+        _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _spool_dir() -> Path:
+    global _spool
+    with _lock:
+        if _spool is None or not _spool.is_dir():
+            _spool = Path(tempfile.mkdtemp(prefix="easel-offload-"))
+        return _spool
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb", buffering=0) as f:  # unbuffered: one write, the GIL let go meanwhile
+        view = memoryview(data)
+        while view:
+            view = view[f.write(view) :]
+
+
+def _discard_result(future: concurrent.futures.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        _unpack(future.result())
+
+
+# -- in the worker process ------------------------------------------------------------------------
+
+
+def _child_start() -> None:
+    from bot import images  # noqa: PLC0415 (the worker's own decode bound and malloc settings)
+
+    images.configure(1)
+
+
+def _child(
+    func: Callable[..., Any], source: str, args: tuple[Any, ...], spool: str, kill: bool
+) -> Any:
+    if kill:
+        os.kill(os.getpid(), signal.SIGKILL)
+    data = Path(source).read_bytes()
+    result = func(data, *args)
+    del data
+    return _pack(result, Path(spool))
+
+
+def _pack(value: Any, spool: Path) -> Any:
+    """``value`` with each large ``bytes`` written to a file in ``spool``."""
+    if isinstance(value, bytes | bytearray) and len(value) >= _SPILL:
+        return _Spilled(_spill(value, spool))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = getattr(value, "data", None)
+        if isinstance(data, bytes) and len(data) >= _SPILL:
+            return _Spilled(_spill(data, spool), dataclasses.replace(value, data=b""))
+        return value
+    if isinstance(value, dict):
+        return {key: _pack(item, spool) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_pack(item, spool) for item in value)
+    return value
+
+
+def _spill(data: bytes | bytearray, spool: Path) -> str:
+    path = spool / f"{uuid.uuid4().hex}.out"
+    _write(path, bytes(data))
+    return str(path)
+
+
+# -- back in the parent ---------------------------------------------------------------------------
+
+
+def _unpack(value: Any) -> Any:
+    """The inverse of ``_pack``, in a thread: each file read back (GIL let go) and removed."""
+    if isinstance(value, _Spilled):
+        path = Path(value.path)
+        try:
+            data = path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
+        return data if value.holder is None else dataclasses.replace(value.holder, data=data)
+    if isinstance(value, dict):
+        return {key: _unpack(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_unpack(item) for item in value)
+    return value

@@ -53,6 +53,7 @@ _workers = 2
 _above = DEFAULT_ABOVE
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
 _spool: Path | None = None
+finished = 0  # calls that ran in a worker process and came back (failed or not)
 _kill_next = False  # tests: the next task's worker kills itself (``kill_next_worker``)
 
 
@@ -125,7 +126,7 @@ async def run(
 
 
 async def _in_process(func: Callable[..., Any], data: bytes, args: tuple[Any, ...]) -> Any:
-    global _kill_next
+    global _kill_next, finished
     spool = await asyncio.to_thread(_spool_dir)
     source = spool / f"{uuid.uuid4().hex}.in"
     await asyncio.to_thread(_write, source, data)
@@ -142,6 +143,8 @@ async def _in_process(func: Callable[..., Any], data: bytes, args: tuple[Any, ..
         except (BrokenProcessPool, MemoryError) as exc:
             _drop(pool)
             raise WorkerDied(f"{type(exc).__name__} in {func.__qualname__}") from exc
+        finally:
+            finished += future.done() and not future.cancelled()
     finally:
         await asyncio.to_thread(source.unlink, missing_ok=True)
     return await asyncio.to_thread(_unpack, packed)

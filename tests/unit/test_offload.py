@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot import fitting, offload
+from bot import canvas, fitting, offload
 from bot.domain import ImageSpec
 from bot.errors import BadResponse, CorruptImage, EaselError
 from bot.router import RouterClient, decoding, offloaded
@@ -154,3 +154,12 @@ async def test_spool_files_are_removed(process):
     assert list(spool.iterdir()) == []
     offload.shutdown()
     assert not spool.exists()
+
+
+async def test_canvas_work_gives_what_the_direct_calls_give(where):
+    data = huge((1536, 1024), "png")
+    plan = canvas.layout("zoom15", 1536, 1024)
+    assert await canvas.padded(data, plan, fill=canvas.CHAT_FILL) == canvas.pad(
+        data, plan, fill=canvas.CHAT_FILL
+    )
+    assert await canvas.resampled(data, 1.5) == canvas.resample(data, 1.5)

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_ABOVE = 4 * 1024 * 1024  # bytes: a 1K PNG stays in a thread, a 2K or 4K one does not
+NICE = 10  # workers' niceness over the bot's: on a busy machine the event loop runs first
 _SPILL = 256 * 1024  # result bytes at least this long come back through a file
 # Imported once in the fork server, so each worker starts with them already loaded.
 _PRELOAD = ["bot.router.decoding", "bot.fitting", "bot.canvas"]
@@ -161,7 +162,7 @@ def _current_pool() -> concurrent.futures.ProcessPoolExecutor:
             if "forkserver" in methods:
                 context.set_forkserver_preload(_PRELOAD)
             _pool = concurrent.futures.ProcessPoolExecutor(
-                _workers, mp_context=context, initializer=_child_start
+                _workers, mp_context=context, initializer=_child_start, initargs=(NICE,)
             )
         return _pool
 
@@ -199,10 +200,13 @@ def _discard_result(future: concurrent.futures.Future[Any]) -> None:
 # -- in the worker process ------------------------------------------------------------------------
 
 
-def _child_start() -> None:
+def _child_start(nice: int) -> None:
     from bot import images  # noqa: PLC0415 (the worker's own decode bound and malloc settings)
 
     images.configure(1)
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
 
 
 def _child(

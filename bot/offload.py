@@ -45,7 +45,11 @@ T = TypeVar("T")
 
 DEFAULT_ABOVE = 4 * 1024 * 1024  # bytes: a 1K PNG stays in a thread, a 2K or 4K one does not
 NICE = 10  # workers' niceness over the bot's: on a busy machine the event loop runs first
-_SPILL = 256 * 1024  # result bytes at least this long come back through a file
+_SPILL = 256 * 1024
+_SHM, _SHM_ROOM = (
+    "/dev/shm",
+    1024 * 1024 * 1024,
+)  # Docker's default 64 MB is too small  # result bytes at least this long come back through a file
 # Imported once in the fork server, so each worker starts with them already loaded.
 _PRELOAD = ["bot.router.decoding", "bot.fitting", "bot.canvas"]
 
@@ -132,9 +136,10 @@ async def _in_process(func: Callable[..., Any], data: bytes, args: tuple[Any, ..
     source = spool / f"{uuid.uuid4().hex}.in"
     await asyncio.to_thread(_write, source, data)
     try:
-        pool = _current_pool()
         kill, _kill_next = _kill_next, False
-        future = pool.submit(_child, func, str(source), args, str(spool), kill)
+        # In a thread: a submit may start a worker, which waits on the fork server (and may
+        # start that first), tens of ms on a busy machine.
+        pool, future = await asyncio.to_thread(_submit, func, str(source), args, str(spool), kill)
         try:
             packed = await asyncio.shield(asyncio.wrap_future(future))
         except asyncio.CancelledError:
@@ -142,13 +147,28 @@ async def _in_process(func: Callable[..., Any], data: bytes, args: tuple[Any, ..
                 future.add_done_callback(_discard_result)
             raise
         except (BrokenProcessPool, MemoryError) as exc:
-            _drop(pool)
+            with _lock:
+                _drop(pool)
             raise WorkerDied(f"{type(exc).__name__} in {func.__qualname__}") from exc
         finally:
             finished += future.done() and not future.cancelled()
     finally:
         await asyncio.to_thread(source.unlink, missing_ok=True)
     return await asyncio.to_thread(_unpack, packed)
+
+
+def _submit(
+    func: Callable[..., Any], *args: Any
+) -> tuple[concurrent.futures.ProcessPoolExecutor, concurrent.futures.Future[Any]]:
+    """Submit to the current pool; to a new one if that broke or shut down meanwhile."""
+    pool = _current_pool()
+    try:
+        return pool, pool.submit(_child, func, *args)
+    except (BrokenProcessPool, RuntimeError):  # a crash, or ``configure``, got there first
+        with _lock:
+            _drop(pool)
+        pool = _current_pool()
+        return pool, pool.submit(_child, func, *args)
 
 
 def _current_pool() -> concurrent.futures.ProcessPoolExecutor:
@@ -168,7 +188,7 @@ def _current_pool() -> concurrent.futures.ProcessPoolExecutor:
 
 
 def _drop(pool: concurrent.futures.ProcessPoolExecutor | None) -> None:
-    """Forget ``pool`` (if still current) and let it shut down without waiting."""
+    """Forget ``pool`` (if still current) and let it shut down without waiting; under ``_lock``."""
     global _pool
     if pool is None:
         return
@@ -181,8 +201,18 @@ def _spool_dir() -> Path:
     global _spool
     with _lock:
         if _spool is None or not _spool.is_dir():
-            _spool = Path(tempfile.mkdtemp(prefix="easel-offload-"))
+            _spool = Path(tempfile.mkdtemp(prefix="easel-offload-", dir=_spool_root()))
         return _spool
+
+
+def _spool_root() -> str | None:
+    """/dev/shm (memory) when it has room, else the temporary directory (maybe on disk, where
+    each write of a 4K answer may wait on writeback)."""
+    try:
+        stat = os.statvfs(_SHM)
+    except OSError:
+        return None
+    return _SHM if stat.f_bavail * stat.f_frsize >= _SHM_ROOM else None
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -215,6 +245,7 @@ def _child(
     if kill:
         os.kill(os.getpid(), signal.SIGKILL)
     data = Path(source).read_bytes()
+    os.unlink(source)  # read: the spool (maybe memory) need not hold it any longer
     result = func(data, *args)
     del data
     return _pack(result, Path(spool))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import selectors
 import statistics
 import subprocess
@@ -86,3 +87,31 @@ class LagProbe:
 
 def ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}x" if base > 0 else "n/a"
+
+
+def cpu_seconds() -> float:
+    """CPU-seconds used so far by this process, its reaped children and ``bot.offload``'s
+    workers (children of the fork server, which reaps them: its cutime once they have exited,
+    so call this after the service closed)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + _fork_server_cpu()
+
+
+def _fork_server_cpu() -> float:
+    from multiprocessing import forkserver  # noqa: PLC0415
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if not pid:
+        return 0.0
+    deadline = time.monotonic() + 10
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(OSError):  # wait for the closed pool's workers to be reaped
+        while children.read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")

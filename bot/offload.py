@@ -58,6 +58,7 @@ _workers = 2
 _above = DEFAULT_ABOVE
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
 _spool: Path | None = None
+_sessions = 0  # services open (``session``)
 finished = 0  # calls that ran in a worker process and came back (failed or not)
 _kill_next = False  # tests: the next task's worker kills itself (``kill_next_worker``)
 
@@ -88,11 +89,15 @@ def configure(workers: int, above: int | None = None) -> None:
 @contextlib.asynccontextmanager
 async def session(workers: int, above_mb: int) -> AsyncIterator[None]:
     """``configure`` for a service's life (``OFFLOAD_ABOVE_MB``), then ``shutdown``."""
+    global _sessions
     configure(workers, above_mb * 1024 * 1024)
+    _sessions += 1
     try:
         yield
     finally:
-        await asyncio.to_thread(shutdown)
+        _sessions -= 1
+        if not _sessions:  # services in one process share the pool: the last one stops it
+            await asyncio.to_thread(shutdown)
 
 
 def offloads(size: int) -> bool:
@@ -131,30 +136,44 @@ async def run(
 
 
 async def _in_process(func: Callable[..., Any], data: bytes, args: tuple[Any, ...]) -> Any:
-    global _kill_next, finished
     spool = await asyncio.to_thread(_spool_dir)
     source = spool / f"{uuid.uuid4().hex}.in"
     await asyncio.to_thread(_write, source, data)
     try:
-        kill, _kill_next = _kill_next, False
-        # In a thread: a submit may start a worker, which waits on the fork server (and may
-        # start that first), tens of ms on a busy machine.
-        pool, future = await asyncio.to_thread(_submit, func, str(source), args, str(spool), kill)
         try:
-            packed = await asyncio.shield(asyncio.wrap_future(future))
-        except asyncio.CancelledError:
-            if not future.cancel():  # running: its result files are removed once it ends
-                future.add_done_callback(_discard_result)
-            raise
-        except (BrokenProcessPool, MemoryError) as exc:
-            with _lock:
-                _drop(pool)
-            raise WorkerDied(f"{type(exc).__name__} in {func.__qualname__}") from exc
-        finally:
-            finished += future.done() and not future.cancelled()
+            packed = await _in_worker(func, (str(source), args, str(spool)))
+        except _PoolClosed:  # another service's close shut the pool down under this call
+            packed = await _in_worker(func, (str(source), args, str(spool)))
     finally:
         await asyncio.to_thread(source.unlink, missing_ok=True)
     return await asyncio.to_thread(_unpack, packed)
+
+
+class _PoolClosed(Exception):
+    """The pool was shut down before the call started (its future cancelled, not the task)."""
+
+
+async def _in_worker(func: Callable[..., Any], call: tuple[str, tuple[Any, ...], str]) -> Any:
+    global _kill_next, finished
+    kill, _kill_next = _kill_next, False
+    # In a thread: a submit may start a worker, which waits on the fork server (and may start
+    # that first), tens of ms on a busy machine.
+    pool, future = await asyncio.to_thread(_submit, func, *call, kill)
+    try:
+        return await asyncio.shield(asyncio.wrap_future(future))
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if future.cancelled() and not (task and task.cancelling()):
+            raise _PoolClosed from None
+        if not future.cancel():  # running: its result files are removed once it ends
+            future.add_done_callback(_discard_result)
+        raise
+    except (BrokenProcessPool, MemoryError) as exc:
+        with _lock:
+            _drop(pool)
+        raise WorkerDied(f"{type(exc).__name__} in {func.__qualname__}") from exc
+    finally:
+        finished += future.done() and not future.cancelled()
 
 
 def _submit(

@@ -163,3 +163,15 @@ async def test_canvas_work_gives_what_the_direct_calls_give(where):
         data, plan, fill=canvas.CHAT_FILL
     )
     assert await canvas.resampled(data, 1.5) == canvas.resample(data, 1.5)
+
+
+async def test_one_service_closing_leaves_the_pool_to_the_other(process):
+    data = huge((1536, 1024), "png")
+    async with offload.session(1, 1):
+        async with offload.session(1, 1):
+            await fitting.fitted(data, 256 * 1024)
+        pool = offload._pool
+        fitted = await fitting.fitted(data, 256 * 1024)
+        assert offload._pool is pool is not None
+    assert len(fitted.data) <= 256 * 1024
+    assert offload._pool is None

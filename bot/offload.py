@@ -1,13 +1,11 @@
 """Image work on large payloads in worker processes, so it never holds the event loop's GIL.
 
-A thread running Pillow or base64 still shares the GIL with the event loop: each time the loop
-lets go of it for I/O it may wait a whole switch interval (5 ms) to get it back, and 20 jobs at
-once made a 30-45 ms p99 lag of that. ``run(func, data, *args)`` calls ``func(data, *args)``:
+A thread running Pillow or base64 shares the GIL with the event loop, which then waits up to a
+switch interval (5 ms) for it after each I/O. ``run(func, data, *args)`` calls ``func(data, *args)``:
 
-- in a thread, as before, when ``data`` is smaller than the threshold (``OFFLOAD_ABOVE_MB``,
-  0: never offload) — a process hop is not worth it for a small image;
+- in a thread when ``data`` is under the threshold (``OFFLOAD_ABOVE_MB``; 0: always);
 - otherwise in a process pool (``forkserver``, started on first use, ``MAX_CONCURRENT_DECODES``
-  workers, shut down with the service, or at exit).
+  workers, shut down with the last service).
 
 What crosses the process boundary goes through files, not pickles: pickling 40 MB holds the GIL
 while it copies, a file write or read lets go of it. ``data`` is written to a spool file by a
@@ -44,7 +42,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_ABOVE = 4 * 1024 * 1024  # bytes: a 1K PNG stays in a thread, a 2K or 4K one does not
-NICE = 10  # workers' niceness over the bot's: on a busy machine the event loop runs first
+NICE = 0  # workers' niceness over the bot's (OFFLOAD_NICE): above 0 the event loop runs first
 _SPILL = 256 * 1024
 _SHM, _SHM_ROOM = (
     "/dev/shm",
@@ -87,10 +85,12 @@ def configure(workers: int, above: int | None = None) -> None:
 
 
 @contextlib.asynccontextmanager
-async def session(workers: int, above_mb: int) -> AsyncIterator[None]:
-    """``configure`` for a service's life (``OFFLOAD_ABOVE_MB``), then ``shutdown``."""
-    global _sessions
+async def session(workers: int, above_mb: int, nice: int = 0) -> AsyncIterator[None]:
+    """``configure`` for a service's life (``OFFLOAD_ABOVE_MB``, ``OFFLOAD_NICE``), then
+    ``shutdown``."""
+    global _sessions, NICE
     configure(workers, above_mb * 1024 * 1024)
+    NICE = nice
     _sessions += 1
     try:
         yield
@@ -159,9 +159,11 @@ async def _in_worker(func: Callable[..., Any], call: tuple[str, tuple[Any, ...],
     # In a thread: a submit may start a worker, which waits on the fork server (and may start
     # that first), tens of ms on a busy machine.
     pool, future = await asyncio.to_thread(_submit, func, *call, kill)
+    waiter = asyncio.wrap_future(future)
     try:
-        return await asyncio.shield(asyncio.wrap_future(future))
+        return await asyncio.shield(waiter)
     except asyncio.CancelledError:
+        waiter.add_done_callback(_retrieved)
         task = asyncio.current_task()
         if future.cancelled() and not (task and task.cancelling()):
             raise _PoolClosed from None
@@ -239,6 +241,12 @@ def _write(path: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[f.write(view) :]
+
+
+def _retrieved(waiter: asyncio.Future[Any]) -> None:
+    """Mark an abandoned call's outcome seen (no "exception was never retrieved")."""
+    if not waiter.cancelled():
+        waiter.exception()
 
 
 def _discard_result(future: concurrent.futures.Future[Any]) -> None:

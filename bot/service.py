@@ -104,7 +104,9 @@ class ImageService(JobRunner):
                 image_store=settings.image_store,
                 s3_endpoint=settings.s3_endpoint_url,
             ) as store,
-            offload.session(settings.max_concurrent_decodes, settings.offload_above_mb),
+            offload.session(
+                settings.max_concurrent_decodes, settings.offload_above_mb, settings.offload_nice
+            ),
         ):
             catalog = Catalog.load(
                 settings.catalog_file,

@@ -200,7 +200,7 @@ async def chat_n(
 async def _resampled(result: RouterResult, factor: float) -> Called:
     bigger = []
     for image in result.images:
-        data, width, height = await asyncio.to_thread(canvas.resample, image.data, factor)
+        data, width, height = await canvas.resampled(image.data, factor)
         bigger.append(GeneratedImage(data, media.PNG, width, height))
     return Called(replace(result, images=tuple(bigger)), (iterate.resample_note(factor),))
 

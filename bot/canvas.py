@@ -4,23 +4,27 @@ an upscale ends with.
 
 One mask convention, OpenAI's (as in ``bot.masks``): alpha 0 marks the area to paint, 255 the
 area to keep. Plain synchronous functions that decode whole images: callers run them through
-``asyncio.to_thread``, and each holds a decode slot (``images.decoding``).
+``asyncio.to_thread``, or ``padded`` and ``resampled``, which run them in a worker process
+for a large image (``bot.offload``); each holds a decode slot (``images.decoding``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
-from bot import images, masks, media
+from bot import images, masks, media, offload
 from bot.catalog import ASPECT_RATIOS
+from bot.errors import EaselError
 
 ZOOMS = {"zoom15": 1.5, "zoom2": 2.0}
 PANS = ("left", "right", "up", "down")
 PAN_SHARE = 0.5  # a pan adds half the picture's width (or height) on that side
 MAX_SIDE = 4096  # a canvas larger than this is scaled down whole, picture and border alike
 CHAT_FILL = (255, 255, 255, 255)  # chat models get a white border to paint, named in the prompt
+CRASHED = "I couldn't prepare the picture: the process doing it stopped. Try again."
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,31 @@ def resample(data: bytes, factor: float) -> tuple[bytes, int, int]:
         mode = "RGBA" if images.declares_alpha(img) else "RGB"
         bigger = img.convert(mode).resize(size, Image.Resampling.LANCZOS)
         return images.encode(bigger, media.PNG), size[0], size[1]
+
+
+async def padded(
+    data: bytes, plan: Layout, *, fill: tuple[int, int, int, int] | None = None
+) -> bytes:
+    """``pad`` off the loop: in a worker process for a large image, else in a thread."""
+    result: bytes = await _off_loop(_pad, data, plan, fill)
+    return result
+
+
+def _pad(data: bytes, plan: Layout, fill: tuple[int, int, int, int] | None) -> bytes:
+    return pad(data, plan, fill=fill)
+
+
+async def resampled(data: bytes, factor: float) -> tuple[bytes, int, int]:
+    """``resample`` off the loop: in a worker process for a large image, else in a thread."""
+    result: tuple[bytes, int, int] = await _off_loop(resample, data, factor)
+    return result
+
+
+async def _off_loop(func: Any, data: bytes, *args: Any) -> Any:
+    try:
+        return await offload.run(func, data, *args)
+    except offload.WorkerDied as exc:
+        raise EaselError(CRASHED, detail=str(exc)) from exc
 
 
 def size_of(data: bytes) -> tuple[int, int]:

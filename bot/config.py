@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # An input that must be converted is decoded whole; a lower cap than the header check's.
     max_decode_pixels: int = Field(24_000_000, ge=1_000_000, le=200_000_000)
     max_concurrent_decodes: int = Field(2, ge=1, le=32)
+    # Images and answers this large (MB) are decoded and fitted in worker processes; 0: threads
+    offload_above_mb: int = Field(4, ge=0, le=1024)
+    offload_nice: int = Field(0, ge=0, le=19)  # the workers' niceness: >0 favours the loop
     refine_max_turns: int = Field(20, ge=2, le=200)
     refine_max_image_mb: int = Field(40, ge=1, le=1000)
     # Retention: 0 keeps forever; a century is the most anyone means

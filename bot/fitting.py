@@ -1,7 +1,8 @@
 """Fit an image under a byte limit: keep it, or re-encode down a quality ladder, then shrink.
 
-Plain synchronous functions: callers run them through ``asyncio.to_thread``. Opening, encoding
-and the Pillow error mapping come from ``bot.images``, alpha facts from ``bot.masks``.
+Plain synchronous functions: callers run them through ``asyncio.to_thread``, or ``fitted``,
+which runs ``fit_under`` in a worker process for a large image (``bot.offload``). Opening,
+encoding and the Pillow error mapping come from ``bot.images``, alpha facts from ``bot.masks``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from pathlib import PurePosixPath
 
 from PIL import Image, ImageFile, ImageOps
 
-from bot import images, masks, media
+from bot import images, masks, media, offload
 from bot.domain import InputImage
-from bot.errors import ImageTooLarge
+from bot.errors import EaselError, ImageTooLarge
 
 _ALIASES = {"png": media.PNG, "jpeg": media.JPEG, "jpg": media.JPEG, "webp": media.WEBP}
 _QUALITIES = (90, 82, 75)  # lossy ladder tried at full size before shrinking
@@ -23,6 +24,7 @@ _MAX_ENCODES = 8
 _MIN_SIDE = 64  # smaller than this is no longer worth delivering
 _SMALL_PIXELS = 1024 * 1024  # PNG re-encode and full-image estimates are cheap below this
 _TILE, _GRID = 128, 5  # size-estimate mosaic: 5x5 tiles of 128 px from across the image
+CRASHED = "I couldn't prepare the image for Discord: the process doing it stopped. Try again."
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,18 @@ def fit_under(data: bytes, limit: int, *, prefer: str | None = None) -> FittedIm
             fitted = _fit(img, limit, target=target, allow_png=png_ok)
     scaled = fitted.width * fitted.height < full_pixels
     return FittedImage(fitted.data, fitted.mime, fitted.width, fitted.height, True, scaled)
+
+
+async def fitted(data: bytes, limit: int, *, prefer: str | None = None) -> FittedImage:
+    """``fit_under`` off the loop: in a worker process for a large image, else in a thread."""
+    try:
+        return await offload.run(_fit_under, data, limit, prefer)
+    except offload.WorkerDied as exc:
+        raise EaselError(CRASHED, detail=str(exc)) from exc
+
+
+def _fit_under(data: bytes, limit: int, prefer: str | None) -> FittedImage:
+    return fit_under(data, limit, prefer=prefer)
 
 
 def prepare_input(

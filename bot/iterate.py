@@ -86,7 +86,7 @@ async def plan(job: Job, action: str, model: ModelInfo, image: bytes) -> Iterati
     except ValueError as exc:
         raise InvalidOption(f"I can't do {ACTIONS[action]} on that image.") from exc
     fill = canvas.CHAT_FILL if chat else None
-    padded = await asyncio.to_thread(canvas.pad, image, layout, fill=fill)
+    padded = await canvas.padded(image, layout, fill=fill)
     inputs = (RawImage(padded, "canvas.png"),)
     if chat:
         spec = replace(base, aspect_ratio=layout.aspect)

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from bot import iterate
+from bot import iterate, offload
 from bot.calls import Calls
 from bot.catalog import Catalog, ModelInfo
 from bot.config import Settings
@@ -104,6 +104,9 @@ class ImageService(JobRunner):
                 image_store=settings.image_store,
                 s3_endpoint=settings.s3_endpoint_url,
             ) as store,
+            offload.session(
+                settings.max_concurrent_decodes, settings.offload_above_mb, settings.offload_nice
+            ),
         ):
             catalog = Catalog.load(
                 settings.catalog_file,

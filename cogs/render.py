@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from dataclasses import dataclass, field
 
@@ -52,7 +51,7 @@ async def fit_for_upload(data: list[bytes], per_file: int) -> list[fitting.Fitte
     """Fit every image under the per-file limit and all of them under the message limit."""
     count = max(1, len(data))
     limit = min(per_file, (MESSAGE_LIMIT - 512 * 1024) // count)
-    return [await asyncio.to_thread(fitting.fit_under, item, limit) for item in data]
+    return [await fitting.fitted(item, limit) for item in data]
 
 
 async def result_payload(

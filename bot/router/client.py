@@ -34,7 +34,7 @@ import httpx
 
 from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult
 from bot.errors import BadResponse, InputError, RouterUnavailable, TooManyImages
-from bot.router import answers, bodies, decoding, downloads, failures, hosts, retries
+from bot.router import answers, bodies, decoding, downloads, failures, hosts, offloaded, retries
 from bot.router.profiles import PROFILES, Attribution, RouterProfile
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class RouterClient:
 
         body, answered = await self._retries.run(attempt, f"{method} {path}")
         log.debug("Router %s %s answered with %d bytes", method, path, len(body))
-        return await decoding.off_loop(decoding.loads, body), answered
+        return await offloaded.loads(body), answered
 
     async def _send(self, request: httpx.Request, what: str) -> tuple[httpx.Response, bytes]:
         try:
@@ -286,7 +286,7 @@ class RouterClient:
         if url.startswith("data:"):
             return await decoding.off_loop(decoding.decode_data_url, url)
         body = await self._download(url)
-        return await decoding.off_loop(decoding.checked_image, body)
+        return await offloaded.checked_image(body)
 
     async def _download(self, url: str) -> bytes:
         """GET an image URL, each redirect checked as the URL was; the key only to the router."""

@@ -58,14 +58,14 @@ _IMAGE_SLOTS: frozenset[tuple[str | None, ...]] = frozenset(
 
 # The CPU-bound parsing and decoding share one thread. They hold the GIL (in ~1 ms slices), so
 # more threads would not finish sooner, only keep the event loop waiting longer for the GIL.
-_DECODER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-decode")
+DECODER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-decode")
 
 
 async def off_loop(func: Callable[..., T], *args: Any) -> T:
     """``asyncio.to_thread`` on the decoding thread."""
     context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(
-        _DECODER, functools.partial(context.run, func, *args)
+        DECODER, functools.partial(context.run, func, *args)
     )
 
 
@@ -76,6 +76,9 @@ class Inline:
     data: bytes
     text: memoryview  # the JSON string's characters (strict base64, so no escapes)
     mime: str | None = None  # the type a data URL declares
+    checked: GeneratedImage | BadResponse | None = (
+        None  # checked already (``bot.router.offloaded``)
+    )
 
 
 def finite_float(value: Any) -> float | None:
@@ -115,6 +118,10 @@ def checked_image(data: bytes) -> GeneratedImage:
 
 
 def checked_inline(item: Inline) -> GeneratedImage:
+    if isinstance(item.checked, BadResponse):
+        raise item.checked
+    if item.checked is not None:
+        return item.checked
     image = checked_image(item.data)
     if item.mime and item.mime != image.mime:
         log.debug("Data URL says %s but the bytes are %s", item.mime, image.mime)

@@ -110,7 +110,7 @@ async def _easel_jobs(base_url: str) -> float:
             result = await svc.imagine(prompt, spec)
             # As delivery gets them: the run's own images, read back only after a restart.
             (data,) = await svc.store.result_images(result.job, result.images)
-            await asyncio.to_thread(fitting.fit_under, data, LIMIT)
+            await fitting.fitted(data, LIMIT)  # as delivery fits it (cogs/render.py)
 
         await one("warm")
         start = tree_cpu()

@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(BIN)/python -m bot
 
 test: $(STAMP) chromium
-	cd $(ROOT) && $(BIN)/python -m pytest -q
+	cd $(ROOT) && $(BIN)/python -m pytest -q --durations=30
 
 # Debian's Chromium for the paint page's browser tests (Playwright drives it; no browser
 # download). Best effort: without it those tests skip locally, and fail in CI.

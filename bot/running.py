@@ -58,6 +58,14 @@ class JobRunner:
                 await self._fail(job, failed)
                 raise failed from exc
 
+    def weight_of(self, job: Job) -> int:
+        """How many of the queue's slots the job takes (its router calls at once)."""
+        return self.calls.weight_of(job)
+
+    def memory_of(self, job: Job) -> int:
+        """The image memory the job holds from its start until it is delivered (bytes)."""
+        return self.calls.memory_of(job)
+
     def _observe(self, job: Job, began: float, cost: float | None) -> None:
         if self.metrics is not None:
             self.metrics.observe_call(job.spec.model, time.monotonic() - began, cost)

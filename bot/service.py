@@ -305,12 +305,6 @@ class ImageService(JobRunner):
     async def _put(self, image: InputImage) -> str:
         return (await self.store.put_image(image.data, image.mime)).sha256
 
-    def weight_of(self, job: Job) -> int:
-        return self.calls.weight_of(job)
-
-    def memory_of(self, job: Job) -> int:
-        return self.calls.memory_of(job)
-
     # -- convenience for front ends that run jobs inline (the CLI) ----------------------------
     async def imagine(self, prompt: str, spec: ImageSpec, **kwargs: Any) -> JobResult:
         job = await self.submit_imagine(prompt, spec, **kwargs)

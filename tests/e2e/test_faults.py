@@ -77,7 +77,7 @@ async def test_disk_full_after_the_router_answered_fails_the_job_once(
     async def disk_full(*args, **kwargs):
         raise StorageError("The bot's disk is full.")
 
-    monkeypatch.setattr(type(easel.store), "put_image", disk_full)
+    monkeypatch.setattr(type(easel.store), "_ensure", disk_full)  # writing an image file
     message = await outcome(fake, await fake.slash(alice, channel, "imagine", {"prompt": "fox"}))
     assert "couldn't keep it" in str(message.embeds) and "fox" in str(message.embeds)
     assert button(message, "retry")

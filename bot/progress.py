@@ -4,8 +4,9 @@ Each job on the board has a key (the channel its message is in), a way to render
 its queue position (``None`` once it runs) and elapsed seconds, and the text last shown. One
 loop takes the due edits: in each key at most one edit per ``interval`` seconds (and none while
 the last one is still in flight), over all keys at most ``per_second`` a second. In a key the
-running jobs, the never-shown jobs and the already-shown ones take turns, each in the order they
-were last shown (oldest first), so every job gets its turn however busy the channel.
+running jobs and the never-shown jobs take turns; the already-shown waiting jobs' new positions
+fill the edits they leave. Each line goes in the order its jobs were last shown (oldest first), so
+a job is shown soon after it arrives and again when it starts, however busy the channel.
 
 What a job shows is first compared as a small state, not as rendered text: the position while it
 waits (exact up to ``exact_upto``, then coarsened to its leading digit: 10–19, 20–29, …, 100–199,
@@ -54,7 +55,7 @@ class _Key:
     next_at: float = 0.0
     busy: bool = False  # an edit is in flight
     swept: int = -1  # version at which no waiting job here needed an edit
-    turn: int = 0  # which line goes first next time
+    turn: int = 0  # which of running and fresh goes first next time
 
     def __len__(self) -> int:
         return len(self.running) + len(self.fresh) + len(self.waiting)
@@ -178,19 +179,21 @@ class ProgressBoard:
         return ("run", int((now - (entry.started or now)) // self.running_every))
 
     def _pick(self, lines: _Key, now: float) -> _Entry | None:
-        """The next job of this key to show: the lines take turns, oldest-shown first."""
-        order = (lines.running, lines.fresh, lines.waiting)
-        for step in range(3):
-            line = order[(lines.turn + step) % 3]
-            if line is lines.waiting and lines.swept == self._version:
-                continue  # every waiting job here was found unchanged in this queue order
+        """The next job of this key to show. The running jobs and the never-shown ones take turns
+        (each oldest-shown first); a waiting job's new position comes only when neither has an
+        edit due, so a job that arrives or starts in a busy channel is shown within two turns."""
+        for step in range(2):
+            line = (lines.running, lines.fresh)[(lines.turn + step) % 2]
             entry = self._first_changed(line, now)
             if entry is not None:
-                lines.turn = (lines.turn + step + 1) % 3
+                lines.turn = (lines.turn + step + 1) % 2
                 return entry
-            if line is lines.waiting:
-                lines.swept = self._version
-        return None
+        if lines.swept == self._version:
+            return None  # every waiting job here was found unchanged in this queue order
+        entry = self._first_changed(lines.waiting, now)
+        if entry is None:
+            lines.swept = self._version
+        return entry
 
     def _first_changed(self, line: OrderedDict[int, _Entry], now: float) -> _Entry | None:
         """The oldest-shown job of the line whose text changed, counted as shown."""

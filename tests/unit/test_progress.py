@@ -131,6 +131,33 @@ def test_every_job_in_a_busy_channel_gets_its_turn():
     assert max(later.values()) - min(later.values()) <= 1, later
 
 
+def test_a_job_that_arrives_or_starts_in_a_busy_channel_is_shown_within_two_turns():
+    ids = list(range(1, 31))
+    line, clock = Line(ids), Clock()
+    board = board_for(line, clock, exact_upto=1000)
+    for job_id in ids:
+        board.add(job_id, "busy", text(job_id))
+    for step in range(30):  # each shown once, one edit a second
+        clock.now = step
+        board.take()
+    shown = []
+    for step in range(30, 60):  # the queue keeps moving, new jobs keep arriving and starting
+        clock.now = step
+        line.order.append(line.order.pop(0))
+        if step % 3 == 0:
+            line.order.append(100 + step)
+            board.add(100 + step, "busy", text(100 + step))
+        if step % 5 == 0:
+            line.start_next()
+        line.moved()
+        shown += [(step, t) for _, t in board.take()]
+    for step in range(30, 60, 3):  # every newcomer is shown in its second at the latest
+        assert any(t.startswith(f"job {100 + step}:") for at, t in shown if at <= step + 1), step
+    running = {t.split(":")[0] for at, t in shown if "running" in t and at < 58}
+    assert running == {f"job {job_id}" for job_id in line.started[:-1]}, shown  # each start
+    assert any("position" in t and int(t.split()[1][:-1]) < 100 for _, t in shown)  # and moves
+
+
 def test_far_positions_are_coarsened():
     assert [coarse(p, 10) for p in (1, 10)] == [1, 10]
     assert coarse(11, 10) == coarse(19, 10) != coarse(20, 10)

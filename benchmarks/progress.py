@@ -15,7 +15,7 @@ import asyncio
 import bisect
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from benchmarks.queue import STARTS_PER_SECOND, _filled
@@ -63,17 +63,23 @@ async def _moving(queue: JobQueue, gone: Callable[[int], None]) -> None:
             gone(picked[1])
 
 
-async def _measure(counted: Counted, queue: JobQueue, gone: Callable[[int], None]) -> float:
-    mover = asyncio.create_task(_moving(queue, gone))
-    await asyncio.sleep(WARMUP)
-    counted.measuring = True
-    started, wall = time.process_time(), time.monotonic()
-    await asyncio.sleep(SECONDS)
-    cpu = (time.process_time() - started) / (time.monotonic() - wall)
-    counted.measuring = False
-    mover.cancel()
-    await asyncio.gather(mover, return_exceptions=True)
-    return cpu
+async def _measure(
+    work: Awaitable[Any], counted: Counted, queue: JobQueue, gone: Callable[[int], None]
+) -> float:
+    """CPU-seconds per second of ``work`` while the queue moves, its edits counted meanwhile."""
+    running, mover = asyncio.ensure_future(work), asyncio.create_task(_moving(queue, gone))
+    try:
+        await asyncio.sleep(WARMUP)
+        counted.measuring = True
+        started, wall = time.process_time(), time.monotonic()
+        await asyncio.sleep(SECONDS)
+        cpu = (time.process_time() - started) / (time.monotonic() - wall)
+        counted.measuring = False
+        return cpu
+    finally:
+        for task in (mover, running):
+            task.cancel()
+        await asyncio.gather(mover, running, return_exceptions=True)
 
 
 async def board_way(n: int) -> tuple[float, Counted]:
@@ -82,11 +88,7 @@ async def board_way(n: int) -> tuple[float, Counted]:
     for job_id in range(1, n + 1):
         board.add(job_id, f"c{job_id % CHANNELS}", _text)
     counted = Counted()
-    loop = asyncio.create_task(board.run(counted.edit))
-    cpu = await _measure(counted, queue, board.remove)
-    loop.cancel()
-    await asyncio.gather(loop, return_exceptions=True)
-    return cpu, counted
+    return await _measure(board.run(counted.edit), counted, queue, board.remove), counted
 
 
 async def queue_only(n: int) -> tuple[float, Counted]:
@@ -99,11 +101,7 @@ async def queue_only(n: int) -> tuple[float, Counted]:
             queue.positions()
             await asyncio.sleep(0.25)
 
-    task = asyncio.create_task(reader())
-    cpu = await _measure(counted, queue, lambda _job_id: None)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return cpu, counted
+    return await _measure(reader(), counted, queue, lambda _job_id: None), counted
 
 
 async def old_way(n: int) -> tuple[float, Counted]:
@@ -121,15 +119,8 @@ async def old_way(n: int) -> tuple[float, Counted]:
             await asyncio.sleep(1.0)
 
     tasks = {job_id: asyncio.create_task(ticker(job_id)) for job_id in range(1, n + 1)}
-
-    def gone(job_id: int) -> None:
-        tasks.pop(job_id).cancel()
-
-    cpu = await _measure(counted, queue, gone)
-    for task in tasks.values():
-        task.cancel()
-    await asyncio.gather(*tasks.values(), return_exceptions=True)
-    return cpu, counted
+    every = asyncio.gather(*tasks.values(), return_exceptions=True)  # cancelled with the rest
+    return await _measure(every, counted, queue, lambda job_id: tasks[job_id].cancel()), counted
 
 
 def _run(

@@ -8,8 +8,9 @@ switch interval (5 ms) for it after each I/O. ``run(func, data, *args)`` calls `
   workers, shut down with the last service).
 
 What crosses the process boundary goes through files, not pickles: pickling 40 MB holds the GIL
-while it copies, a file write or read lets go of it. ``data`` is written to a spool file by a
-thread, the worker reads it, and every large ``bytes`` in the result (a bare one, or a
+while it copies, a file write or read lets go of it (``bot.spool``). ``data`` is written to a
+spool file by a thread (or already is one: a router answer spooled as it was read), the worker
+reads it, and every large ``bytes`` in the result (a bare one, or a
 dataclass's ``data`` field, anywhere in dicts, lists and tuples) comes back the same way and is
 read back by a thread. What the worker raises reaches the caller as raised (``bot.errors``
 pickle whole); a worker that dies (killed, out of memory) fails every call it had with
@@ -27,15 +28,14 @@ import functools
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
-import tempfile
 import threading
-import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
+
+from bot import spool
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,7 @@ T = TypeVar("T")
 
 DEFAULT_ABOVE = 4 * 1024 * 1024  # bytes: a 1K PNG stays in a thread, a 2K or 4K one does not
 NICE = 0  # workers' niceness over the bot's (OFFLOAD_NICE): above 0 the event loop runs first
-_SPILL = 256 * 1024
-_SHM, _SHM_ROOM = (
-    "/dev/shm",
-    1024 * 1024 * 1024,
-)  # Docker's default 64 MB is too small  # result bytes at least this long come back through a file
+_SPILL = 256 * 1024  # result bytes at least this long come back through a file
 # Imported once in the fork server, so each worker starts with them already loaded.
 _PRELOAD = ["bot.router.decoding", "bot.fitting", "bot.canvas"]
 
@@ -55,7 +51,6 @@ _lock = threading.Lock()
 _workers = 2
 _above = DEFAULT_ABOVE
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
-_spool: Path | None = None
 _sessions = 0  # services open (``session``)
 finished = 0  # calls that ran in a worker process and came back (failed or not)
 _kill_next = False  # tests: the next task's worker kills itself (``kill_next_worker``)
@@ -107,12 +102,9 @@ def offloads(size: int) -> bool:
 
 def shutdown() -> None:
     """Stop the workers (a later ``run`` starts new ones) and remove the spool directory."""
-    global _spool
     with _lock:
         _drop(_pool)
-        spool, _spool = _spool, None
-    if spool is not None:
-        shutil.rmtree(spool, ignore_errors=True)
+    spool.remove_all()
 
 
 def kill_next_worker() -> None:
@@ -123,30 +115,46 @@ def kill_next_worker() -> None:
 
 async def run(
     func: Callable[..., T],
-    data: bytes,
+    data: bytes | spool.Spooled,
     *args: Any,
     thread: concurrent.futures.Executor | None = None,
 ) -> T:
     """``func(data, *args)`` off the loop: a worker process if ``data`` is large, else a thread
-    (``thread``, or asyncio's default executor). ``func`` must be a module-level function."""
-    if not offloads(len(data)):
+    (``thread``, or asyncio's default executor). ``func`` must be a module-level function.
+    ``data`` may already be in a spool file (``Spooled``, removed once read): the worker reads it
+    from there, and the bot never holds it."""
+    if isinstance(data, spool.Spooled) and not offloads(len(data)):
+        data = await asyncio.to_thread(_read_once, data)  # offloading was turned off meanwhile
+    if isinstance(data, bytes) and not offloads(len(data)):
         call = functools.partial(contextvars.copy_context().run, func, data, *args)
         return await asyncio.get_running_loop().run_in_executor(thread, call)
     return await _in_process(func, data, args)  # type: ignore[no-any-return]
 
 
-async def _in_process(func: Callable[..., Any], data: bytes, args: tuple[Any, ...]) -> Any:
-    spool = await asyncio.to_thread(_spool_dir)
-    source = spool / f"{uuid.uuid4().hex}.in"
-    await asyncio.to_thread(_write, source, data)
+async def _in_process(
+    func: Callable[..., Any], data: bytes | spool.Spooled, args: tuple[Any, ...]
+) -> Any:
+    where = await asyncio.to_thread(spool.directory)
+    if isinstance(data, spool.Spooled):
+        source = data.path
+    else:
+        source = spool.new_path(".in", where)
+        await asyncio.to_thread(spool.write, source, data)
     try:
         try:
-            packed = await _in_worker(func, (str(source), args, str(spool)))
+            packed = await _in_worker(func, (str(source), args, str(where)))
         except _PoolClosed:  # another service's close shut the pool down under this call
-            packed = await _in_worker(func, (str(source), args, str(spool)))
+            packed = await _in_worker(func, (str(source), args, str(where)))
     finally:
         await asyncio.to_thread(source.unlink, missing_ok=True)
     return await asyncio.to_thread(_unpack, packed)
+
+
+def _read_once(data: spool.Spooled) -> bytes:
+    try:
+        return data.read()
+    finally:
+        data.discard()
 
 
 class _PoolClosed(Exception):
@@ -218,31 +226,6 @@ def _drop(pool: concurrent.futures.ProcessPoolExecutor | None) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _spool_dir() -> Path:
-    global _spool
-    with _lock:
-        if _spool is None or not _spool.is_dir():
-            _spool = Path(tempfile.mkdtemp(prefix="easel-offload-", dir=_spool_root()))
-        return _spool
-
-
-def _spool_root() -> str | None:
-    """/dev/shm (memory) when it has room, else the temporary directory (maybe on disk, where
-    each write of a 4K answer may wait on writeback)."""
-    try:
-        stat = os.statvfs(_SHM)
-    except OSError:
-        return None
-    return _SHM if stat.f_bavail * stat.f_frsize >= _SHM_ROOM else None
-
-
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb", buffering=0) as f:  # unbuffered: one write, the GIL let go meanwhile
-        view = memoryview(data)
-        while view:
-            view = view[f.write(view) :]
-
-
 def _retrieved(waiter: asyncio.Future[Any]) -> None:
     """Mark an abandoned call's outcome seen (no "exception was never retrieved")."""
     if not waiter.cancelled():
@@ -267,7 +250,7 @@ def _child_start(nice: int) -> None:
 
 
 def _child(
-    func: Callable[..., Any], source: str, args: tuple[Any, ...], spool: str, kill: bool
+    func: Callable[..., Any], source: str, args: tuple[Any, ...], where: str, kill: bool
 ) -> Any:
     if kill:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -275,28 +258,28 @@ def _child(
     os.unlink(source)  # read: the spool (maybe memory) need not hold it any longer
     result = func(data, *args)
     del data
-    return _pack(result, Path(spool))
+    return _pack(result, Path(where))
 
 
-def _pack(value: Any, spool: Path) -> Any:
-    """``value`` with each large ``bytes`` written to a file in ``spool``."""
+def _pack(value: Any, where: Path) -> Any:
+    """``value`` with each large ``bytes`` written to a file in ``where``."""
     if isinstance(value, bytes | bytearray) and len(value) >= _SPILL:
-        return _Spilled(_spill(value, spool))
+        return _Spilled(_spill(value, where))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         data = getattr(value, "data", None)
         if isinstance(data, bytes) and len(data) >= _SPILL:
-            return _Spilled(_spill(data, spool), dataclasses.replace(value, data=b""))
+            return _Spilled(_spill(data, where), dataclasses.replace(value, data=b""))
         return value
     if isinstance(value, dict):
-        return {key: _pack(item, spool) for key, item in value.items()}
+        return {key: _pack(item, where) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_pack(item, spool) for item in value)
+        return type(value)(_pack(item, where) for item in value)
     return value
 
 
-def _spill(data: bytes | bytearray, spool: Path) -> str:
-    path = spool / f"{uuid.uuid4().hex}.out"
-    _write(path, bytes(data))
+def _spill(data: bytes | bytearray, where: Path) -> str:
+    path = spool.new_path(".out", where)
+    spool.write(path, data)
     return str(path)
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bot import spool
 from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult
 from bot.errors import BadResponse, InputError, RouterUnavailable, TooManyImages
 from bot.router import answers, bodies, decoding, downloads, failures, hosts, offloaded, retries
@@ -216,13 +217,14 @@ class RouterClient:
             headers["Content-Type"] = "application/json"
             headers["Content-Length"] = str(streamed.length)
 
-        async def attempt() -> tuple[bytes, httpx.Headers]:
+        async def attempt() -> tuple[bytes | spool.Spooled, httpx.Headers]:
             content = streamed.content() if streamed is not None else None  # fresh each try
             request = self._client.build_request(
                 method, url, headers=headers, content=content, data=form, files=files
             )
             response, body = await self._send(request, f"{method} {self._public_url}{path}")
             if not response.is_success:
+                assert isinstance(body, bytes)  # only a 2xx body is ever spooled
                 raise failures.status_error(
                     response.status_code, response.headers, body, model, self._api_key, path
                 )
@@ -232,11 +234,15 @@ class RouterClient:
         log.debug("Router %s %s answered with %d bytes", method, path, len(body))
         return await offloaded.loads(body), answered
 
-    async def _send(self, request: httpx.Request, what: str) -> tuple[httpx.Response, bytes]:
+    async def _send(
+        self, request: httpx.Request, what: str
+    ) -> tuple[httpx.Response, bytes | spool.Spooled]:
+        """The response and its body: a large 2xx one spooled to a file as it was read."""
         try:
             response = await self._client.send(request, stream=True)
             try:
-                return response, await downloads.read_capped(response, self._max_download_bytes)
+                cap, spooled = self._max_download_bytes, response.is_success
+                return response, await downloads.read_capped(response, cap, spooled)
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:
@@ -288,11 +294,11 @@ class RouterClient:
         body = await self._download(url)
         return await offloaded.checked_image(body)
 
-    async def _download(self, url: str) -> bytes:
+    async def _download(self, url: str) -> bytes | spool.Spooled:
         """GET an image URL, each redirect checked as the URL was; the key only to the router."""
         host = downloads.url_origin(url)[1]
 
-        async def attempt() -> bytes:
+        async def attempt() -> bytes | spool.Spooled:
             target = url
             for _hop in range(hosts.MAX_REDIRECTS + 1):
                 origin = downloads.url_origin(target)

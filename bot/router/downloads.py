@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from bot import offload, spool
 from bot.errors import BadResponse, RouterUnavailable
 from bot.router import decoding, failures, hosts
 
@@ -33,7 +34,9 @@ def url_origin(url: str) -> hosts.Origin:
     return found
 
 
-def checked_download(response: httpx.Response, body: bytes, host: str) -> bytes:
+def checked_download(
+    response: httpx.Response, body: bytes | spool.Spooled, host: str
+) -> bytes | spool.Spooled:
     """The body of a download; Transient for a retried status, BadResponse for any other failure."""
     status = response.status_code
     if status in failures.RETRY_STATUSES:
@@ -58,17 +61,37 @@ def too_many_redirects(host: str) -> BadResponse:
     )
 
 
-async def read_capped(response: httpx.Response, cap: int) -> bytes:
+async def read_capped(
+    response: httpx.Response, cap: int, spooled: bool = False
+) -> bytes | spool.Spooled:
+    """The body, at most ``cap`` bytes. With ``spooled``, one large enough for a worker process
+    (``offload.offloads``) goes to a spool file as it arrives: the bot never holds it whole."""
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > cap:
         raise _too_large(cap, response.status_code)
     chunks: list[bytes] = []
     total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > cap:
-            raise _too_large(cap, response.status_code)
-        chunks.append(chunk)
+    writer: spool.Writer | None = None
+    try:
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > cap:
+                raise _too_large(cap, response.status_code)
+            if writer is None and spooled and offload.offloads(total):
+                writer = await spool.Writer.open()  # large: what came so far, then the rest
+                for early in chunks:
+                    await writer.add(early)
+                chunks = []
+            if writer is not None:
+                await writer.add(chunk)
+            else:
+                chunks.append(chunk)
+        if writer is not None:
+            return await writer.finish()
+    except BaseException:
+        if writer is not None:
+            await asyncio.shield(writer.discard())
+        raise
     if total > decoding.LARGE_ANSWER:  # copying 40 MB takes the loop thread ~10 ms; bytes.join
         return await asyncio.to_thread(b"".join, chunks)  # lets go of the GIL meanwhile
     return b"".join(chunks)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import offload
+from bot import offload, spool
 from bot.domain import GeneratedImage
 from bot.errors import BadResponse
 from bot.router import decoding
@@ -19,20 +19,20 @@ from bot.router import decoding
 CRASHED = "I couldn't read the image service's answer: the process reading it stopped. Try again."
 
 
-async def loads(body: bytes) -> Any:
+async def loads(body: bytes | spool.Spooled) -> Any:
     """``decoding.loads`` off the loop; for a large answer, with its images checked too."""
-    if not offload.offloads(len(body)):
+    if isinstance(body, bytes) and not offload.offloads(len(body)):
         return await decoding.off_loop(decoding.loads, body)
     return _as_inline(await _run(loads_checked, body))
 
 
-async def checked_image(body: bytes) -> GeneratedImage:
+async def checked_image(body: bytes | spool.Spooled) -> GeneratedImage:
     """``decoding.checked_image`` (a downloaded image) off the loop."""
     image: GeneratedImage = await _run(decoding.checked_image, body)
     return image
 
 
-async def _run(func: Any, body: bytes) -> Any:
+async def _run(func: Any, body: bytes | spool.Spooled) -> Any:
     try:
         return await offload.run(func, body, thread=decoding.DECODER)
     except offload.WorkerDied as exc:

@@ -105,20 +105,27 @@ class LocalBlobs:
 
 
 async def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, rename: ``path`` is whole or absent."""
-    await aiofiles.os.makedirs(path.parent, exist_ok=True)
+    """Write to a temporary file beside ``path``, fsync, rename: ``path`` is whole or absent.
+    One thread does all of it, not a thread hop for each step; if the caller is cancelled
+    meanwhile, the thread still finishes (or removes) the file."""
+    await asyncio.to_thread(_write_atomically_now, path, data)
+
+
+def _write_atomically_now(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name[:16]}.{secrets.token_hex(8)}.tmp")
     try:
-        async with aiofiles.open(temp, "wb") as f:
-            await f.write(data)
-            await f.flush()
-            await asyncio.to_thread(os.fsync, f.fileno())
-        await aiofiles.os.replace(temp, path)
+        with open(temp, "wb", buffering=0) as f:
+            view = memoryview(data)
+            while view:
+                view = view[f.write(view) :]
+            os.fsync(f.fileno())
+        os.replace(temp, path)
     except BaseException:
         with suppress(OSError):
-            os.remove(temp)  # synchronous on purpose: runs even while being cancelled
+            os.remove(temp)
         raise
-    await asyncio.to_thread(_fsync_dir, path.parent)
+    _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:

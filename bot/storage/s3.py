@@ -98,23 +98,17 @@ class S3Blobs:
             raise OSError(_describe(exc)) from exc
 
     async def read(self, key: str) -> bytes:
-        try:
-            answer = await self._client.get_object(Bucket=self.bucket, Key=self._name(key))
-            async with answer["Body"] as body:
-                data: bytes = await body.read()
-                return data
-        except ClientError as exc:
-            if _code(exc) in MISSING:
-                raise FileNotFoundError(key) from exc
-            raise OSError(_describe(exc)) from exc
-        except BotoCoreError as exc:
-            raise OSError(_describe(exc)) from exc
+        chunks = [chunk async for chunk in self.stream(key, 0)]
+        return b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
     async def stream(self, key: str, chunk: int) -> AsyncIterator[bytes]:
-        """The object's bytes, ``chunk`` at a time, as they arrive."""
+        """The object's bytes, ``chunk`` at a time as they arrive (0: in one piece)."""
         try:
             answer = await self._client.get_object(Bucket=self.bucket, Key=self._name(key))
             async with answer["Body"] as body:
+                if not chunk:
+                    yield await body.read()
+                    return
                 while data := await body.read(chunk):
                     yield data
         except ClientError as exc:

@@ -48,8 +48,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def start_bot(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    """``python -m bot [args]`` in ``tmp_path`` with exactly ``env``, its output discarded."""
+async def start_bot(
+    tmp_path: Path, env: dict[str, str], *args: str, stderr: int = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    """``python -m bot [args]`` in ``tmp_path`` with exactly ``env``; its stdout discarded, its
+    stderr too unless ``stderr`` says (``asyncio.subprocess.PIPE``: read it)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -59,7 +62,7 @@ async def start_bot(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.
         cwd=tmp_path,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 

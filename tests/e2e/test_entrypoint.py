@@ -20,7 +20,7 @@ import pytest
 
 from bot.app import bot_permissions
 from tests.e2e.conftest import ROUTER_KEY, outcome
-from tests.e2e.processes import clean_env, free_port
+from tests.e2e.processes import bot_env, clean_env, free_port, start_bot
 
 ROOT = Path(__file__).resolve().parents[2]
 # Never reinstall from inside a test (that would reach PyPI): make treats the venv as current.
@@ -73,25 +73,8 @@ async def test_bot_process_answers_imagine_reports_health_and_stops_on_sigterm(
 ):
     fake, _guild, channel, alice, _bob = world
     port = free_port()
-    env = clean_env(
-        tmp_path,
-        DISCORD_TOKEN=fake.token,
-        DISCORD_API_BASE=fake.api_base,
-        DISCORD_GATEWAY_URL=fake.gateway_url,
-        ROUTER_BASE_URL=router.base_url,
-        ROUTER_API_KEY=ROUTER_KEY,
-        HEALTH_PORT=str(port),
-        LOG_LEVEL="INFO",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    env = bot_env(tmp_path, fake, router, HEALTH_PORT=str(port), LOG_LEVEL="INFO")
+    proc = await start_bot(tmp_path, env, stderr=asyncio.subprocess.PIPE)
     try:
         await fake.wait_for_commands(["imagine"], timeout=30)
         await fake.wait_for_ready(timeout=30)

@@ -15,8 +15,8 @@ import collections
 import pytest
 
 from bot.domain import JobStatus
-from tests.e2e.conftest import ROUTER_KEY, outcome
-from tests.e2e.processes import clean_env, start_bot, terminate
+from tests.e2e.conftest import outcome
+from tests.e2e.processes import bot_env, start_bot, terminate
 from tests.e2e.test_imagine import posts
 from tests.fakes.router import Fault
 
@@ -28,14 +28,10 @@ class WorkerProcess:
     """``python -m bot worker`` against the fakes and the shared PostgreSQL."""
 
     def __init__(self, fake, router, tmp_path, pg_url, name: str) -> None:
-        self.env = clean_env(
+        self.env = bot_env(
             tmp_path,
-            DISCORD_TOKEN=fake.token,
-            DISCORD_API_BASE=fake.api_base,
-            DISCORD_GATEWAY_URL=fake.gateway_url,
-            ROUTER_BASE_URL=router.base_url,
-            ROUTER_API_KEY=ROUTER_KEY,
-            ROUTER_MAX_RETRIES="0",
+            fake,
+            router,
             DATABASE_URL=pg_url,
             WORKER_ID=name,
             WORKER_LEASE_SECONDS=LEASE_S,

@@ -4,18 +4,21 @@ threads give, and a killed worker fails only its own call."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from bot import canvas, fitting, offload
+from bot import canvas, fitting, offload, spool
 from bot.domain import ImageSpec
 from bot.errors import BadResponse, CorruptImage, EaselError
 from bot.router import RouterClient, decoding, offloaded
+from tests.e2e.processes import router_process
 from tests.fakes.router import FakeRouter, Fault
 from tests.fakes.router.imaging import huge
 
@@ -150,7 +153,7 @@ async def test_a_killed_worker_while_fitting_is_a_clear_error_then_it_recovers(p
 
 async def test_spool_files_are_removed(process):
     await fitting.fitted(huge((1536, 1024), "png"), 256 * 1024)
-    spool = offload._spool_dir()
+    spool = offload.spool.directory()
     assert list(spool.iterdir()) == []
     offload.shutdown()
     assert not spool.exists()
@@ -175,3 +178,61 @@ async def test_one_service_closing_leaves_the_pool_to_the_other(process):
         assert offload._pool is pool is not None
     assert len(fitted.data) <= 256 * 1024
     assert offload._pool is None
+
+
+async def test_a_large_answer_is_spooled_as_it_is_read_never_held_whole(process):
+    """The answer (tens of MiB of JSON) goes to a spool file chunk by chunk: the bot's own peak
+    of allocations during the call stays under the answer's size (it holds the image only).
+    The fake router runs in another process, so that its allocations are not counted."""
+    spooled: list[int] = []
+    finish = spool.Writer.finish
+
+    async def recorded(writer: spool.Writer) -> spool.Spooled:
+        spooled.append(writer.length)
+        return await finish(writer)
+
+    with router_process("test-key") as url:
+        async with RouterClient(url, "test-key", max_retries=0, timeout=120) as client:
+            fault = {"kind": "huge", "endpoint": "chat"}
+            root = url.rsplit("/v1", 1)[0]
+            (await client._client.post(f"{root}/_fake/faults", json=fault)).raise_for_status()
+            tracemalloc.start()
+            try:
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(spool.Writer, "finish", recorded)
+                    result = await chat_4k(client)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    image = result.images[0]
+    assert (image.width, image.height) == (5504, 3072)
+    assert image.data == huge((5504, 3072), "png")
+    assert len(spooled) == 1 and spooled[0] > 40 * MIB
+    assert peak < spooled[0], (peak, spooled)
+    assert list(spool.directory().iterdir()) == []
+
+
+async def test_an_answer_cut_short_while_spooled_leaves_no_file(process):
+    """The connection drops halfway through a large answer: a clear error, nothing left behind."""
+
+    async def half(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        await reader.read(1024)
+        length = 8 * MIB
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}"
+        writer.write(head.encode() + b"\r\n\r\n" + b'{"id": "x", "data": "' + b"A" * (3 * MIB))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(half, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with RouterClient(f"http://127.0.0.1:{port}/v1", "k", max_retries=0) as client:
+            with pytest.raises(EaselError) as info:
+                await client.generate("a fox", ImageSpec(GPT, size="1024x1024"))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert "image service" in info.value.user_message
+    assert list(spool.directory().iterdir()) == []

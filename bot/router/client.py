@@ -34,7 +34,7 @@ import httpx
 
 from bot import spool
 from bot.domain import GeneratedImage, ImageSpec, InputImage, RouterResult
-from bot.errors import BadResponse, InputError, RouterUnavailable, TooManyImages
+from bot.errors import InputError, TooManyImages
 from bot.router import answers, bodies, decoding, downloads, failures, hosts, offloaded, retries
 from bot.router.profiles import PROFILES, Attribution, RouterProfile
 
@@ -245,20 +245,8 @@ class RouterClient:
                 return response, await downloads.read_capped(response, cap, spooled)
             finally:
                 await response.aclose()
-        except httpx.TimeoutException as exc:
-            error = RouterUnavailable(
-                "The image service timed out. Try again in a minute.",
-                detail=f"{what}: {type(exc).__name__}",
-            )
-            raise failures.Transient(error) from exc
-        except httpx.TransportError as exc:
-            error = RouterUnavailable(
-                "Couldn't reach the image service. Try again in a minute.",
-                detail=f"{what}: {type(exc).__name__}: {failures.clean(str(exc), self._api_key)}",
-            )
-            raise failures.Transient(error) from exc
         except httpx.HTTPError as exc:
-            raise BadResponse(decoding.UNREADABLE, detail=f"{what}: {type(exc).__name__}") from exc
+            raise failures.from_httpx(exc, what, self._api_key) from exc
 
     # -- results --------------------------------------------------------------------------------
 

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
 from bot.errors import (
     AuthFailed,
     BadRequest,
+    BadResponse,
     ModelNotFound,
     OutOfCredit,
     RateLimited,
@@ -21,6 +24,7 @@ from bot.errors import (
     RouterPathNotFound,
     RouterUnavailable,
 )
+from bot.router import decoding
 from bot.router.decoding import finite_float
 
 log = logging.getLogger(__name__)
@@ -197,3 +201,21 @@ def clean(text: str, api_key: str) -> str:
     """A router message made safe to show: no key, one line, short."""
     text = " ".join(scrub(text, api_key).split())
     return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+
+
+def from_httpx(exc: httpx.HTTPError, what: str, api_key: str) -> Exception:
+    """What an httpx failure of ``what`` means: a timeout or a transport error is retried
+    (``Transient``), anything else is an unreadable answer."""
+    if isinstance(exc, httpx.TimeoutException):
+        error = RouterUnavailable(
+            "The image service timed out. Try again in a minute.",
+            detail=f"{what}: {type(exc).__name__}",
+        )
+        return Transient(error)
+    if isinstance(exc, httpx.TransportError):
+        error = RouterUnavailable(
+            "Couldn't reach the image service. Try again in a minute.",
+            detail=f"{what}: {type(exc).__name__}: {clean(str(exc), api_key)}",
+        )
+        return Transient(error)
+    return BadResponse(decoding.UNREADABLE, detail=f"{what}: {type(exc).__name__}")

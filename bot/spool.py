@@ -1,7 +1,8 @@
 """Spool files: how large payloads travel to and from the worker processes (``bot.offload``).
 
 They live in one directory per process, in /dev/shm when it has room (memory, no writeback),
-else in the temporary directory. ``Spooled`` is a payload already in such a file (a router
+else in the temporary directory. Its name carries the process id, so that the first use in a new
+process removes what a killed one left there (files in /dev/shm hold memory until removed). ``Spooled`` is a payload already in such a file (a router
 answer written there as it was read, so the bot never holds it whole); ``Writer`` writes one
 chunk by chunk, a thread doing each write so the loop never waits on it.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 SHM = "/dev/shm"
 SHM_ROOM = 1024 * 1024 * 1024  # Docker's default 64 MB /dev/shm is too small
 BATCH = 1024 * 1024  # bytes gathered before a write
+PREFIX = "easel-offload-"  # then the process id, a dash and mkdtemp's random part
 
 _lock = threading.Lock()
 _directory: Path | None = None
@@ -30,8 +32,30 @@ def directory() -> Path:
     global _directory
     with _lock:
         if _directory is None or not _directory.is_dir():
-            _directory = Path(tempfile.mkdtemp(prefix="easel-offload-", dir=_root()))
+            root = _root()
+            if _directory is None:
+                _remove_orphans(Path(root or tempfile.gettempdir()))
+            prefix = f"{PREFIX}{os.getpid()}-"
+            _directory = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
         return _directory
+
+
+def _remove_orphans(root: Path) -> None:
+    """Remove the spool directories of processes that no longer run (killed, out of memory)."""
+    for found in root.glob(f"{PREFIX}*-*"):
+        pid = found.name[len(PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(found, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to clean
+        return True
+    return True
 
 
 def remove_all() -> None:

@@ -71,20 +71,29 @@ class EncodedImages(ImageFiles):
         await self._ensure_encoded(sha256, size)
         key, left = cache_key(sha256), encoded_length(size)
         hasher, tail, held = hashlib.sha256(), b"", b""
+        hashing: asyncio.Future[None] | None = None  # the last chunk's, while the next is read
         try:
             async for chunk in self.blobs.stream(key, CHUNK):
                 text, tail = chunk[:left], tail + chunk[left:]
                 left -= len(text)
                 if not text:
                     continue  # the trailer
-                await asyncio.to_thread(hasher.update, text)  # hashlib lets go of the GIL
+                if hashing is not None:
+                    await hashing  # in order: one chunk hashed at a time
+                # hashlib lets go of the GIL: a thread hashes while the chunk is sent
+                hashing = asyncio.ensure_future(asyncio.to_thread(hasher.update, text))
                 if held:
                     yield held
                 held = text  # the last text is kept back until the hash is checked
+            if hashing is not None:
+                await hashing
         except FileNotFoundError as exc:
             raise CacheDamaged(f"the base64 of image {sha256[:12]} went missing") from exc
         except OSError as exc:
             raise StorageError(detail=f"reading the base64 of {sha256[:12]}: {exc}") from exc
+        finally:
+            if hashing is not None and not hashing.done():
+                hashing.cancel()  # the body was abandoned: its thread finishes on its own
         if left != 0 or tail != b"\n" + hasher.hexdigest().encode("ascii"):
             await self.blobs.remove(key)
             raise CacheDamaged(f"the base64 of image {sha256[:12]} was damaged; removed")

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import os
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -236,3 +239,24 @@ async def test_an_answer_cut_short_while_spooled_leaves_no_file(process):
         await server.wait_closed()
     assert "image service" in info.value.user_message
     assert list(spool.directory().iterdir()) == []
+
+
+def test_a_killed_processes_spool_directory_is_removed_by_the_next_one(monkeypatch, tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    left = tmp_path / f"{spool.PREFIX}{int(dead.stdout)}-x1y2"
+    left.mkdir()
+    (left / "answer.in").write_bytes(b"x" * 1024)  # in /dev/shm this would hold memory
+    running = tmp_path / f"{spool.PREFIX}{os.getppid()}-a1b2"  # a live process's: kept
+    running.mkdir()
+    monkeypatch.setattr(spool, "_root", lambda: str(tmp_path))
+    monkeypatch.setattr(spool, "_directory", None)
+    made = spool.directory()
+    assert made.parent == tmp_path and made.name.startswith(f"{spool.PREFIX}{os.getpid()}-")
+    assert not left.exists() and running.exists()
+    spool.remove_all()
+    assert not made.exists()

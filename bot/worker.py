@@ -22,6 +22,7 @@ from bot.app import EaselBot, heartbeat_every
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.launch import point_discord_at
+from bot.memory import MIB
 from bot.pool import WorkerPool
 from bot.service import ImageService
 from bot.workers import claim_lease, keep_lease
@@ -71,6 +72,7 @@ async def _work(settings: Settings, token: str) -> int:
             slots=settings.max_concurrent_jobs,
             max_per_user=settings.max_jobs_per_user,
             stale_after=settings.worker_lease_seconds,
+            memory_budget=settings.max_image_memory_mb * MIB,
         )
         bot = WorkerBot(settings, service, pool)
         stop = asyncio.Event()

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.budgets import PERIODS, Limit, Member, Totals, period_start
-from bot.schema import budgets, jobs, spend, spend_logs
+from bot.schema import budgets, spend, spend_logs
 from bot.storage.base import StoreBase, _insert, _now
 
 LEDGER_LOCK = 0x6561_7365_6C_24  # "easel$": one placement at a time on PostgreSQL
@@ -233,12 +233,17 @@ async def insert_hold(
 
 
 async def close_hold(
-    conn: AsyncConnection, job_id: int, status: str, cost: float | None, now: datetime
+    conn: AsyncConnection,
+    job_id: int,
+    status: str,
+    cost: float | None,
+    now: datetime,
+    started: datetime | None,
 ) -> None:
-    """In the transaction that ends a job: a done job's hold becomes its cost (the estimate,
-    marked estimated, if the router gave none); a failed or cancelled one's is released."""
+    """In the transaction that ends a job (begun at ``started``, if it ran): a done job's hold
+    becomes its cost (the estimate, marked estimated, if the router gave none); a failed or
+    cancelled one's is released."""
     c = spend.c
-    started = await conn.scalar(sa.select(jobs.c.started_at).where(jobs.c.id == job_id))
     seconds = (now - started).total_seconds() if started is not None else None
     values: dict[str, Any] = {"settled_at": now, "outcome": status, "seconds": seconds}
     if status == "done":

@@ -76,7 +76,7 @@ class ImageFiles(StoreBase):
         stored = []
         for row in rows:
             stmt = _insert(conn, images).values(**row, created_at=_now())
-            await conn.execute(
+            found = await conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[images.c.sha256],
                     set_={
@@ -84,9 +84,8 @@ class ImageFiles(StoreBase):
                         "height": sa.func.coalesce(images.c.height, stmt.excluded.height),
                         "created_at": stmt.excluded.created_at,  # young again: see the schema
                     },
-                )
+                ).returning(*images.c)
             )
-            found = await conn.execute(images.select().where(images.c.sha256 == row["sha256"]))
             stored.append(_image(found.one()._mapping))
         return stored
 

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain import GeneratedImage, Job, JobKind, JobStatus
 from bot.errors import NotFound
 from bot.schema import job_images, jobs
-from bot.storage.base import _insert_id, _now, log
+from bot.storage.base import _now, log
 from bot.storage.budgets import close_hold
 from bot.storage.files import ImageFiles, _check_images, _key
-from bot.storage.rows import _get_job, _select_jobs
+from bot.storage.rows import _get_job, _job, _select_jobs, _set_origin, _with_images
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 # What a restart must still post: finished and unclaimed, half posted, or waiting for Discord.
@@ -54,21 +54,22 @@ class JobTables(ImageFiles):
         # IMMEDIATE: the insert also feeds SQLite's FTS5 index (migration 0009), which reads
         # its own tables first; a reader that fell behind could then not become the writer.
         async with self._tx(immediate=True) as conn:
-            job_id = await _insert_id(
-                conn,
-                jobs,
-                kind=JobKind(kind).value,
-                status=JobStatus.QUEUED.value,
-                prompt=prompt,
-                params=dict(params),
-                user_id=user_id,
-                origin=dict(origin),
-                parent_job_id=parent_job_id,
-                session_id=session_id,
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
+            values = {
+                "kind": JobKind(kind).value,
+                "status": JobStatus.QUEUED.value,
+                "prompt": prompt,
+                "params": dict(params),
+                "user_id": user_id,
+                "origin": dict(origin),
+                "parent_job_id": parent_job_id,
+                "session_id": session_id,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            inserted = await conn.execute(jobs.insert().values(values).returning(*jobs.c))
+            row = inserted.mappings().one()
+            job_id = row["id"]
             await _check_images(conn, [h for _, _, h in linked])
             if linked:
                 rows = [
@@ -77,9 +78,8 @@ class JobTables(ImageFiles):
                 await conn.execute(job_images.insert(), rows)
             if hold is not None:
                 await hold(conn, job_id)
-            job = await _get_job(conn, job_id)
-        assert job is not None
-        return job
+        images: dict[str, list[str]] = {"input": list(input_images)}
+        return _job(row, images | ({"mask": [mask_image]} if mask_image else {}))
 
     async def get_job(self, job_id: int) -> Job | None:
         async with self._tx() as conn:
@@ -99,8 +99,10 @@ class JobTables(ImageFiles):
                     started_at=now,
                     updated_at=now,
                 )
+                .returning(*jobs.c)
             )
-            return await _get_job(conn, job_id) if result.rowcount == 1 else None
+            rows = result.mappings().all()
+            return (await _with_images(conn, rows))[0] if rows else None
 
     async def finish_job(
         self,
@@ -161,18 +163,24 @@ class JobTables(ImageFiles):
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))
                 .values({**values, "finished_at": now, "updated_at": now, "delivery_state": _DUE})
+                .returning(*jobs.c)
             )
-            if result.rowcount == 1:
-                await close_hold(conn, job_id, values["status"], values.get("cost"), now)
-            if result.rowcount == 1 and origin is not None:
+            if ended := result.mappings().all():
+                started = ended[0]["started_at"]
+                await close_hold(conn, job_id, values["status"], values.get("cost"), now, started)
+            if ended and origin is not None:
                 await _set_origin(conn, job_id, origin)
-            if result.rowcount == 1 and outputs:
-                await _check_images(conn, [o["sha256"] for o in outputs])
+            if ended and outputs:
+                kept = {row["sha256"] for row in image_rows}  # stored just now: no check
+                await _check_images(conn, [o["sha256"] for o in outputs if o["sha256"] not in kept])
                 await conn.execute(job_images.insert(), outputs)
-            job = await _get_job(conn, job_id)
+            if ended and origin is None:  # the row as updated, with its images as now linked
+                job: Job | None = (await _with_images(conn, ended))[0]
+            else:
+                job = await _get_job(conn, job_id)
         if job is None:
             raise NotFound(detail=f"job {job_id}")
-        if result.rowcount != 1:
+        if not ended:
             log.warning("job %s: already %s; %s not recorded", job_id, job.status, values["status"])
         return job
 
@@ -184,10 +192,12 @@ class JobTables(ImageFiles):
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in ACTIVE]))
                 .values(status=JobStatus.CANCELLED.value, finished_at=now, updated_at=now)
+                .returning(jobs.c.started_at)
             )
-            if result.rowcount == 1:
-                await close_hold(conn, job_id, JobStatus.CANCELLED.value, None, now)
-        return result.rowcount == 1
+            if ended := result.all():
+                status = JobStatus.CANCELLED.value
+                await close_hold(conn, job_id, status, None, now, ended[0].started_at)
+        return bool(ended)
 
     async def requeue_job(self, job_id: int, *, worker: str | None = None) -> Job:
         """Put a running job back in the queue (its worker died); only ``worker``'s if given.
@@ -293,21 +303,3 @@ def _state_of(delivery: dict[str, Any]) -> Any:
         return str(delivery.get("state") or "set")[:16]
     ended = jobs.c.status.in_([JobStatus.DONE.value, JobStatus.FAILED.value])
     return sa.case((ended, "due"), else_=None)
-
-
-def _without_token(origin: Any) -> dict[str, Any] | None:
-    """``origin`` without its interaction token; None if it has none."""
-    interaction = origin.get("interaction") if isinstance(origin, dict) else None
-    if not isinstance(interaction, dict) or "token" not in interaction:
-        return None
-    kept = {key: value for key, value in interaction.items() if key != "token"}
-    return {**origin, "interaction": kept}
-
-
-async def _set_origin(conn: AsyncConnection, job_id: int, origin: dict[str, Any]) -> None:
-    """Replace a job's origin, keeping dropped a token dropped since the caller read the job."""
-    # A job can run for longer than its token lives, and its origin was read when it started.
-    stored = await conn.scalar(sa.select(jobs.c.origin).where(jobs.c.id == job_id))
-    if _without_token(stored) is None:
-        origin = _without_token(origin) or origin
-    await conn.execute(jobs.update().where(jobs.c.id == job_id).values(origin=origin))

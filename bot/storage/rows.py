@@ -1,4 +1,5 @@
-"""Rows to domain objects: ``Job`` (with its images), ``Session``, ``Turn``, ``StoredImage``."""
+"""Rows to domain objects: ``Job`` (with its images), ``Session``, ``Turn``, ``StoredImage``;
+a job's origin replaced without bringing back a token dropped meanwhile."""
 
 from __future__ import annotations
 
@@ -93,7 +94,11 @@ async def _get_job(conn: AsyncConnection, job_id: int) -> Job | None:
 
 async def _select_jobs(conn: AsyncConnection, stmt: sa.Select[Any]) -> list[Job]:
     """Run a SELECT of job rows and attach each job's images in one more query."""
-    rows = (await conn.execute(stmt)).mappings().all()
+    return await _with_images(conn, (await conn.execute(stmt)).mappings().all())
+
+
+async def _with_images(conn: AsyncConnection, rows: Sequence[RowMapping]) -> list[Job]:
+    """Job rows (read, or returned by an ``UPDATE ... RETURNING``) with their images attached."""
     linked: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     if rows:
         ids = [row["id"] for row in rows]
@@ -105,3 +110,21 @@ async def _select_jobs(conn: AsyncConnection, stmt: sa.Select[Any]) -> list[Job]
         for job_id, role, sha256 in image_rows:
             linked[job_id][role].append(sha256)
     return [_job(row, linked[row["id"]]) for row in rows]
+
+
+def _without_token(origin: Any) -> dict[str, Any] | None:
+    """``origin`` without its interaction token; None if it has none."""
+    interaction = origin.get("interaction") if isinstance(origin, dict) else None
+    if not isinstance(interaction, dict) or "token" not in interaction:
+        return None
+    kept = {key: value for key, value in interaction.items() if key != "token"}
+    return {**origin, "interaction": kept}
+
+
+async def _set_origin(conn: AsyncConnection, job_id: int, origin: dict[str, Any]) -> None:
+    """Replace a job's origin, keeping dropped a token dropped since the caller read the job."""
+    # A job can run for longer than its token lives, and its origin was read when it started.
+    stored = await conn.scalar(sa.select(jobs.c.origin).where(jobs.c.id == job_id))
+    if _without_token(stored) is None:
+        origin = _without_token(origin) or origin
+    await conn.execute(jobs.update().where(jobs.c.id == job_id).values(origin=origin))

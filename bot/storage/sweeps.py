@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from bot.domain import JobStatus
 from bot.schema import jobs, turns
 from bot.storage.base import StoreBase
-from bot.storage.jobs import _without_token
+from bot.storage.rows import _without_token
 
 FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 SETTLED = (

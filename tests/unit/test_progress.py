@@ -110,12 +110,18 @@ def test_nothing_is_rendered_while_nothing_moves():
     assert sum(renders.values()) == before
 
 
-def test_every_job_in_a_busy_channel_gets_its_turn():
-    ids = list(range(1, 201))
+def busy_channel(jobs):
+    """``jobs`` waiting jobs in one channel, on a board with exact positions."""
+    ids = list(range(1, jobs + 1))
     line, clock = Line(ids), Clock()
     board = board_for(line, clock, exact_upto=1000)
     for job_id in ids:
         board.add(job_id, "busy", text(job_id))
+    return ids, line, clock, board
+
+
+def test_every_job_in_a_busy_channel_gets_its_turn():
+    ids, line, clock, board = busy_channel(200)
     seen, later = defaultdict(int), defaultdict(int)
     for step in range(1200):  # the queue moves every 2 s, one edit a second in the channel
         clock.now = step
@@ -132,11 +138,7 @@ def test_every_job_in_a_busy_channel_gets_its_turn():
 
 
 def test_a_job_that_arrives_or_starts_in_a_busy_channel_is_shown_within_two_turns():
-    ids = list(range(1, 31))
-    line, clock = Line(ids), Clock()
-    board = board_for(line, clock, exact_upto=1000)
-    for job_id in ids:
-        board.add(job_id, "busy", text(job_id))
+    ids, line, clock, board = busy_channel(30)
     for step in range(30):  # each shown once, one edit a second
         clock.now = step
         board.take()

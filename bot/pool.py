@@ -50,7 +50,7 @@ class WorkerPool:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._weight: dict[int, int] = {}  # job id -> slots it takes (its router calls at once)
         self.memory = Reservations(memory_budget)
-        self._started: set[int] = set()  # claimed jobs that hold their slots and memory
+        self._started: set[int] = set()  # claimed jobs in their router calls: they hold slots
         self._waiting: set[int] = set()  # claimed jobs waiting for room
         self._freed = asyncio.Event()
         self._listeners: list[Listener] = []
@@ -90,7 +90,7 @@ class WorkerPool:
 
     def _full(self) -> bool:
         """No claim now: slots or memory used up, or a claimed job still waits for room (the
-        job due is never passed by a later one)."""
+        job due is never passed by a later one). A job being delivered holds no slot."""
         if self._waiting or sum(self._weight.values()) >= self.slots:
             return True
         return self.memory.budget is not None and not self.memory.fits(1)
@@ -118,14 +118,15 @@ class WorkerPool:
         self._wake.set()  # started: the loop may claim the next
 
     def _fits(self, job_id: int, need: int) -> bool:
-        used = sum(self._weight.get(other, 0) for other in self._started)
+        used = sum(self._weight[other] for other in self._started)
         return used + self._weight[job_id] <= self.slots and self.memory.fits(need)
 
     async def _run(self, job_id: int, job: Job) -> None:
         try:
             await self._room(job)
             outcome = await self._outcome(job_id, job)
-            self._started.discard(job_id)  # its slots are free once the router answered
+            self._started.discard(job_id)  # its slots are free once the router answered,
+            self._weight.pop(job_id, None)  # its memory once the outcome is delivered
             self._free()
             for listener in self._listeners:
                 try:

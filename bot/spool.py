@@ -2,9 +2,10 @@
 
 They live in one directory per process, in /dev/shm when it has room (memory, no writeback),
 else in the temporary directory. Its name carries the process id, so that the first use in a new
-process removes what a killed one left there (files in /dev/shm hold memory until removed). ``Spooled`` is a payload already in such a file (a router
-answer written there as it was read, so the bot never holds it whole); ``Writer`` writes one
-chunk by chunk, a thread doing each write so the loop never waits on it.
+process removes what a killed one left there (files in /dev/shm hold memory until removed).
+``Spooled`` is a payload already in such a file (a router answer written there as it was read,
+so the bot never holds it whole); ``Writer`` writes one chunk by chunk, a thread doing each
+write so the loop never waits on it.
 """
 
 from __future__ import annotations
@@ -117,9 +118,8 @@ class Writer:
 
     @classmethod
     async def open(cls) -> Writer:
-        writer = cls(new_path(".in", await asyncio.to_thread(directory)))
-        await asyncio.to_thread(writer.path.touch)
-        return writer
+        """A writer of a new file in the spool directory (made by the first batch's write)."""
+        return cls(new_path(".in", await asyncio.to_thread(directory)))
 
     async def add(self, chunk: bytes) -> None:
         self._pending.append(chunk)

@@ -98,8 +98,8 @@ class S3Blobs:
             raise OSError(_describe(exc)) from exc
 
     async def read(self, key: str) -> bytes:
-        chunks = [chunk async for chunk in self.stream(key, 0)]
-        return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+        (data,) = [whole async for whole in self.stream(key, 0)]  # one piece, the stream closed
+        return data
 
     async def stream(self, key: str, chunk: int) -> AsyncIterator[bytes]:
         """The object's bytes, ``chunk`` at a time as they arrive (0: in one piece)."""

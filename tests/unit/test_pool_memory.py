@@ -53,8 +53,16 @@ async def queued(store, *names):
 
 
 async def settle(pool, seconds=0.3):
+    """Time for what should not happen (a job that must wait starting anyway)."""
     pool._wake.set()
     await asyncio.sleep(seconds)
+
+
+async def until(check, timeout=10.0):
+    """What should happen, waited for (bounded)."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -87,6 +95,7 @@ async def test_a_job_waits_for_memory_held_until_the_one_before_is_delivered(sto
     delivered, gates = gated_delivery(pool)
     await queued(store, "a", "b", "c")
     running(pool)
+    await until(lambda: service.started)
     await settle(pool)
     assert service.started == ["a"]  # b doesn't fit beside a; c, which would, doesn't pass it
     assert pool.memory.used == 60 * MB
@@ -94,14 +103,13 @@ async def test_a_job_waits_for_memory_held_until_the_one_before_is_delivered(sto
     await settle(pool)
     assert service.started == ["a"] and pool.memory.used == 60 * MB
     gates.setdefault("a", asyncio.Event()).set()
-    await settle(pool)
-    assert delivered == ["a"] and service.started == ["a", "b", "c"]  # 60 + 30 fit in 100
+    await until(lambda: service.started == ["a", "b", "c"])  # 60 + 30 fit in 100
+    assert delivered == ["a"]
     assert pool.memory.used == 90 * MB
     for name in ("b", "c"):
         service.gate(name).set()
         gates.setdefault(name, asyncio.Event()).set()
-    await settle(pool)
-    assert pool.memory.used == 0 and pool.running() == []
+    await until(lambda: pool.memory.used == 0 and pool.running() == [])
 
 
 async def test_a_job_bigger_than_the_budget_runs_alone(store, running):
@@ -109,14 +117,13 @@ async def test_a_job_bigger_than_the_budget_runs_alone(store, running):
     pool = WorkerPool(service, slots=4, max_per_user=4, poll=0.05, memory_budget=100 * MB)
     await queued(store, "big", "small")
     running(pool)
+    await until(lambda: service.started)
     await settle(pool)
     assert service.started == ["big"]
     service.gate("big").set()
-    await settle(pool)
-    assert service.started == ["big", "small"]
+    await until(lambda: service.started == ["big", "small"])
     service.gate("small").set()
-    await settle(pool)
-    assert pool.memory.used == 0
+    await until(lambda: pool.memory.used == 0)
 
 
 async def test_a_fan_out_job_takes_the_slots_of_its_router_calls(store, running):
@@ -124,11 +131,28 @@ async def test_a_fan_out_job_takes_the_slots_of_its_router_calls(store, running)
     pool = WorkerPool(service, slots=4, max_per_user=4, poll=0.05)
     await queued(store, "four", "next")
     running(pool)
+    await until(lambda: service.started)
     await settle(pool)
     assert service.started == ["four"]  # 3 of 4 slots used: the next job's 2 calls wait
     service.gate("four").set()
-    await settle(pool)
-    assert service.started == ["four", "next"]
+    await until(lambda: service.started == ["four", "next"])
     service.gate("next").set()
+    await until(lambda: pool.running() == [])
+
+
+async def test_a_job_being_delivered_frees_its_slot_for_the_next(store, running):
+    service = Service(store)
+    pool = WorkerPool(service, slots=1, max_per_user=4, poll=0.05)
+    delivered, gates = gated_delivery(pool)
+    await queued(store, "first", "second")
+    running(pool)
+    await until(lambda: service.started)
     await settle(pool)
-    assert pool.running() == []
+    assert service.started == ["first"]
+    service.gate("first").set()  # its router call is done; its result is still being posted
+    await until(lambda: service.started == ["first", "second"])
+    assert delivered == []
+    for name in ("first", "second"):
+        service.gate(name).set()
+        gates.setdefault(name, asyncio.Event()).set()
+    await until(lambda: delivered == ["first", "second"] and pool.running() == [])
